@@ -1,0 +1,119 @@
+/**
+ * Public contract of the Fxiaoke emulator: what tests, the local stack and the benchmark rely on.
+ * The implementation lives next to this file; `startFxiaokeEmulator` is exported from `./server.ts`.
+ *
+ * The control endpoint (when enabled) speaks the same types as JSON under `<origin>/__emulator/`:
+ *   GET  /__emulator/stats                   → FxiaokeEmulatorStats
+ *   POST /__emulator/faults                  ← FxiaokeFaultSpec (replaces active faults; `{}` clears)
+ *   POST /__emulator/callbacks               ← {urls: string[]} (replaces the push targets)
+ *   POST /__emulator/edit                    ← {apiName, id?, fields, details?} "a salesperson edits a
+ *                                              record" (creates when id is absent) → {dataId}; sends the push
+ *   GET  /__emulator/records/<apiName>       → stored records
+ *   POST /__emulator/reset                   → drop all data and re-seed
+ *   GET  /                                   → a small HTML page to edit a customer / an order by hand
+ */
+import type { Logger } from '../../../lib/log.ts';
+
+export interface FxiaokeEmulatorIdentity {
+  appId: string;
+  appSecret: string;
+  permanentCode: string;
+  /** The CRM admin's openUserId accepted in legacy calls (`FSUID_…`). */
+  openUserId: string;
+  aesKey: string;
+  enterpriseAccount: string;
+}
+
+export interface FxiaokeEmulatorOptions {
+  /** Default `127.0.0.1`. */
+  host?: string;
+  /** Default 8091; 0 picks a free port (tests). */
+  port?: number;
+  /** Default: the FXIAOKE_* variables with sandbox defaults (`readFxiaokeConfig(env, {sandbox:true})`). */
+  identity?: FxiaokeEmulatorIdentity;
+  /** Numeric enterprise id (ei) put in pushes and records. Default 590163. */
+  tenantId?: number;
+  dataDir?: string;
+  /** Seed demo data (customers, contacts, products) when the store is empty. Default true. */
+  seed?: boolean;
+  /** Added to every response. Default 0. */
+  latencyMs?: number;
+  /** Per-interface (per path) limit; answered with 14001 when exceeded. Default 100 calls / 20 s; false = off. */
+  rateLimit?: { calls: number; windowMs: number } | false;
+  /** Serve `/__emulator/…` and the edit page. Default false. */
+  controlEnabled?: boolean;
+  /** Change-push targets (the webhook URLs). */
+  callbackUrls?: string[];
+  /** Delays before redelivery attempts 1, 2, …; the push gives up after the last. Default [2000, 10000, 60000]. */
+  pushRetryDelaysMs?: number[];
+  /** Time source for token ages, record times, push timestamps; default Date.now. */
+  clock?: () => number;
+  maxBodyBytes?: number;
+  logger?: Logger;
+}
+
+export interface FxiaokeFaultTrigger {
+  /** Paths such as `/cgi/crm/v2/data/get`; default: every CRM data path. */
+  paths?: string[];
+  times?: number;
+  probability?: number;
+}
+
+export interface FxiaokeFaultSpec {
+  latencyMs?: number;
+  /** errorCode -1 系统繁忙 */
+  systemBusy?: FxiaokeFaultTrigger;
+  /** errorCode 50009 服务异常 */
+  serviceError?: FxiaokeFaultTrigger;
+  /** errorCode 30002 当天访问频次超限 */
+  dailyQuotaExceeded?: FxiaokeFaultTrigger;
+  /** errorCode 30003 没有购买 openapi 配额 (every call) */
+  noQuotaPurchased?: boolean;
+  /** errorCode 30004 秒频次超限 */
+  perSecondThrottle?: FxiaokeFaultTrigger;
+  /** Invalidate every issued token: the next call with one answers 20016. */
+  expireTokens?: boolean;
+  /** Execute (and commit) the write, then destroy the socket without answering. */
+  dropResponseAfterCommit?: FxiaokeFaultTrigger;
+}
+
+export interface FxiaokeEmulatorStats {
+  /** Requests per path, including failed ones. */
+  calls: Record<string, number>;
+  /** New tokens issued (a reused token does not count). */
+  tokensIssued: number;
+  /** Token endpoint calls. */
+  tokenCalls: number;
+  /** Change pushes attempted / acknowledged with success / abandoned after the last retry. */
+  pushes: { sent: number; acknowledged: number; abandoned: number; pending: number };
+  /** Calls refused by the per-interface rate limit (14001). */
+  rateLimited: number;
+  records: Record<string, number>;
+}
+
+export interface FxiaokeEditRequest {
+  apiName: string;
+  /** Update this record; create a new one when absent. */
+  id?: string;
+  fields: Record<string, unknown>;
+  /** Detail rows by detail apiName (e.g. SalesOrderProductObj) — replace the record's rows. */
+  details?: Record<string, Record<string, unknown>[]>;
+}
+
+export interface FxiaokeEmulator {
+  /** Origin without a trailing slash, e.g. `http://127.0.0.1:8091`. */
+  readonly url: string;
+  readonly port: number;
+  stats(): FxiaokeEmulatorStats;
+  resetStats(): void;
+  setFaults(spec: FxiaokeFaultSpec): void;
+  setCallbackUrls(urls: string[]): void;
+  /** "A salesperson edits a record": create/update through the UI path, then send the change push. */
+  edit(request: FxiaokeEditRequest): Promise<{ dataId: string }>;
+  /** A stored record by id (with `details` when it is a master), or undefined. */
+  getRecord(apiName: string, id: string): Promise<Record<string, unknown> | undefined>;
+  listRecords(apiName: string): Promise<Record<string, unknown>[]>;
+  /** Resolves when no push is waiting for delivery or redelivery. */
+  pushesSettled(): Promise<void>;
+  close(): Promise<void>;
+}
