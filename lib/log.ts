@@ -28,6 +28,14 @@ export function registerSecret(value: string | undefined): void {
   if (value && value.length >= 6) registeredSecrets.add(value);
 }
 
+/**
+ * Forget a secret registered earlier, for values that rotate (e.g. a K3Cloud session id replaced by a newer
+ * one), so that a long-running process does not accumulate dead secrets. Unknown values are ignored.
+ */
+export function unregisterSecret(value: string | undefined): void {
+  if (value) registeredSecrets.delete(value);
+}
+
 /** Mask every registered secret inside a string. */
 export function redactString(text: string): string {
   let out = text;
