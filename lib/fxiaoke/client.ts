@@ -36,7 +36,12 @@ import {
   updateResultSchema,
 } from './envelopes.ts';
 import type { FxiaokeOperation } from './errors.ts';
-import { FxiaokeError, fxiaokeErrorFromEnvelope, fxiaokeTransportError } from './errors.ts';
+import {
+  FxiaokeError,
+  fxiaokeErrorFromEnvelope,
+  fxiaokeErrorFromHttp,
+  fxiaokeErrorFromTransport,
+} from './errors.ts';
 import type { Filter, QueryOptions } from './query.ts';
 import { buildSearchQueryInfo, chunk, QUERY_MAX_LIMIT } from './query.ts';
 import type { CrmRecord, CrmRecordWithDetails } from './records.ts';
@@ -268,25 +273,6 @@ function detailsPayload(details: DetailRows | undefined): Record<string, unknown
     for (const row of rows) checkFields(row, `details.${detailApiName}[]`);
   }
   return { details };
-}
-
-const TRANSPORT_NOT_SENT = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-const TRANSPORT_TIMEOUT = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-
-function errorCodeOf(error: unknown): string | undefined {
-  for (let current: unknown = error, depth = 0; current && depth < 4; depth++) {
-    if (typeof current !== 'object') return undefined;
-    if ('code' in current && typeof current.code === 'string') return current.code;
-    current = 'cause' in current ? current.cause : undefined;
-  }
-  return undefined;
 }
 
 const READ_BACKOFF_BASE_MS = 250;
@@ -938,7 +924,7 @@ export class FxiaokeClient {
       statusCode = response.statusCode;
       text = await response.body.text();
     } catch (error) {
-      throw this.#transportFailure(path, operation, error);
+      throw fxiaokeErrorFromTransport(path, operation, error, this.#settings.timeoutMs);
     }
     let json: unknown;
     try {
@@ -947,7 +933,7 @@ export class FxiaokeClient {
       json = undefined;
     }
     const envelope = envelopeSchema.safeParse(json);
-    if (!envelope.success) throw this.#notAnEnvelope(path, operation, statusCode, json !== undefined);
+    if (!envelope.success) throw fxiaokeErrorFromHttp(path, operation, statusCode, json !== undefined);
     if (envelope.data.errorCode !== 0) {
       throw fxiaokeErrorFromEnvelope(
         { ...envelope.data, httpStatus: statusCode },
@@ -960,80 +946,6 @@ export class FxiaokeClient {
       );
     }
     return envelope.data;
-  }
-
-  #transportFailure(path: string, operation: FxiaokeOperation, error: unknown): FxiaokeError {
-    const code = errorCodeOf(error);
-    if (code !== undefined && TRANSPORT_NOT_SENT.has(code)) {
-      return fxiaokeTransportError({
-        path,
-        operation,
-        delivery: 'not-sent',
-        code: 'FXIAOKE_UNREACHABLE',
-        zh: `无法连接纷享销客（${code}），请求未发出`,
-        en: `cannot connect (${code}); the request was not sent`,
-        cause: error,
-      });
-    }
-    if (code !== undefined && TRANSPORT_TIMEOUT.has(code)) {
-      return fxiaokeTransportError({
-        path,
-        operation,
-        delivery: 'maybe-sent',
-        code: 'FXIAOKE_TIMEOUT',
-        zh: `${this.#settings.timeoutMs} ms 内没有响应（FXIAOKE_TIMEOUT_MS）`,
-        en: `no answer within ${this.#settings.timeoutMs} ms (FXIAOKE_TIMEOUT_MS)`,
-        cause: error,
-      });
-    }
-    return fxiaokeTransportError({
-      path,
-      operation,
-      delivery: 'maybe-sent',
-      code: 'FXIAOKE_CONNECTION_LOST',
-      zh: `连接中断（${code ?? 'unknown'}）`,
-      en: `connection lost (${code ?? (error instanceof Error ? error.message : 'unknown')})`,
-      cause: error,
-    });
-  }
-
-  #notAnEnvelope(path: string, operation: FxiaokeOperation, status: number, isJson: boolean): FxiaokeError {
-    const what = isJson ? '不是纷享销客响应格式的 JSON' : '不是 JSON';
-    const whatEn = isJson ? 'JSON without an errorCode' : 'not JSON';
-    if (status === 404 || status === 405) {
-      // A gateway refusing the path: nothing ran. Most often FXIAOKE_BASE_URL points at the wrong host.
-      return fxiaokeTransportError({
-        path,
-        operation,
-        delivery: 'not-sent',
-        kindIfDelivered: 'config',
-        code: `FXIAOKE_HTTP_${status}`,
-        zh: `HTTP ${status}，响应${what}——请检查 FXIAOKE_BASE_URL`,
-        en: `HTTP ${status} with a body that is ${whatEn} — check FXIAOKE_BASE_URL`,
-        httpStatus: status,
-      });
-    }
-    if (status === 429) {
-      return fxiaokeTransportError({
-        path,
-        operation,
-        delivery: 'not-sent',
-        kindIfDelivered: 'throttled',
-        code: 'FXIAOKE_HTTP_429',
-        zh: 'HTTP 429 请求过多',
-        en: 'HTTP 429 too many requests',
-        httpStatus: status,
-      });
-    }
-    return fxiaokeTransportError({
-      path,
-      operation,
-      delivery: 'maybe-sent',
-      code: status >= 500 ? `FXIAOKE_HTTP_${status}` : 'FXIAOKE_BAD_RESPONSE',
-      zh: `HTTP ${status}，响应${what}`,
-      en: `HTTP ${status} with a body that is ${whatEn}`,
-      httpStatus: status,
-    });
   }
 }
 

@@ -400,23 +400,20 @@ export function fxiaokeErrorFromEnvelope(
 /** Whether the request may have reached Fxiaoke before the failure (decides read-retry vs outcome-unknown). */
 export type DeliveryState = 'not-sent' | 'maybe-sent';
 
-/**
- * The error for a call that got no usable answer: connection refused, timeout, reset, a non-JSON body or
- * an HTTP error page. For a write that may have been delivered the result is `outcome-unknown`.
- */
-export function fxiaokeTransportError(args: {
+function noAnswerError(args: {
   path: string;
   operation: FxiaokeOperation;
   delivery: DeliveryState;
   code: string;
   zh: string;
   en: string;
+  /** Kind when the outcome is not in doubt; default `transient`. */
+  kind?: ErrorKind;
   httpStatus?: number | undefined;
   cause?: unknown;
-  kindIfDelivered?: ErrorKind;
 }): FxiaokeError {
   const unknownOutcome = args.operation === 'write' && args.delivery === 'maybe-sent';
-  const kind: ErrorKind = unknownOutcome ? 'outcome-unknown' : (args.kindIfDelivered ?? 'transient');
+  const kind: ErrorKind = unknownOutcome ? 'outcome-unknown' : (args.kind ?? 'transient');
   const tail = unknownOutcome ? `。${OUTCOME_UNKNOWN_ACTION}` : '';
   return new FxiaokeError(`纷享销客 ${args.path}：${args.zh} / Fxiaoke ${args.path}: ${args.en}${tail}`, {
     kind,
@@ -425,5 +422,118 @@ export function fxiaokeTransportError(args: {
     path: args.path,
     httpStatus: args.httpStatus,
     cause: args.cause,
+  });
+}
+
+/** Connection-level failures that happen before any byte of the request left (safe to re-send anything). */
+const NOT_SENT_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/** The `code` of a Node/undici error, looking through a few `cause` links. */
+function systemCodeOf(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth++) {
+    if ('code' in current && typeof current.code === 'string') return current.code;
+    current = 'cause' in current ? current.cause : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * The error for a call that got no answer at all: connection refused (not sent → `transient` even for a
+ * write), timeout or reset (maybe executed → `outcome-unknown` for a write, `transient` otherwise).
+ */
+export function fxiaokeErrorFromTransport(
+  path: string,
+  operation: FxiaokeOperation,
+  error: unknown,
+  timeoutMs: number,
+): FxiaokeError {
+  const code = systemCodeOf(error);
+  if (code !== undefined && NOT_SENT_CODES.has(code)) {
+    return noAnswerError({
+      path,
+      operation,
+      delivery: 'not-sent',
+      code: 'FXIAOKE_UNREACHABLE',
+      zh: `无法连接纷享销客（${code}），请求未发出`,
+      en: `cannot connect (${code}); the request was not sent`,
+      cause: error,
+    });
+  }
+  if (code !== undefined && TIMEOUT_CODES.has(code)) {
+    return noAnswerError({
+      path,
+      operation,
+      delivery: 'maybe-sent',
+      code: 'FXIAOKE_TIMEOUT',
+      zh: `${timeoutMs} ms 内没有响应（FXIAOKE_TIMEOUT_MS）`,
+      en: `no answer within ${timeoutMs} ms (FXIAOKE_TIMEOUT_MS)`,
+      cause: error,
+    });
+  }
+  return noAnswerError({
+    path,
+    operation,
+    delivery: 'maybe-sent',
+    code: 'FXIAOKE_CONNECTION_LOST',
+    zh: `连接中断（${code ?? 'unknown'}）`,
+    en: `connection lost (${code ?? (error instanceof Error ? error.message : 'unknown')})`,
+    cause: error,
+  });
+}
+
+/**
+ * The error for an answer that is not a Fxiaoke envelope (an HTML error page, a proxy's JSON, a cut body).
+ * 404/405 mean a gateway refused the path (nothing ran; usually a wrong FXIAOKE_BASE_URL) → `config`;
+ * 429 → `throttled`; anything else may come after execution → `transient` / `outcome-unknown` for writes.
+ */
+export function fxiaokeErrorFromHttp(
+  path: string,
+  operation: FxiaokeOperation,
+  status: number,
+  isJson: boolean,
+): FxiaokeError {
+  const what = isJson ? '不是纷享销客响应格式的 JSON' : '不是 JSON';
+  const whatEn = isJson ? 'JSON without an errorCode' : 'not JSON';
+  if (status === 404 || status === 405) {
+    return noAnswerError({
+      path,
+      operation,
+      delivery: 'not-sent',
+      kind: 'config',
+      code: `FXIAOKE_HTTP_${status}`,
+      zh: `HTTP ${status}，响应${what}——请检查 FXIAOKE_BASE_URL`,
+      en: `HTTP ${status} with a body that is ${whatEn} — check FXIAOKE_BASE_URL`,
+      httpStatus: status,
+    });
+  }
+  if (status === 429) {
+    return noAnswerError({
+      path,
+      operation,
+      delivery: 'not-sent',
+      kind: 'throttled',
+      code: 'FXIAOKE_HTTP_429',
+      zh: 'HTTP 429 请求过多',
+      en: 'HTTP 429 too many requests',
+      httpStatus: status,
+    });
+  }
+  return noAnswerError({
+    path,
+    operation,
+    delivery: 'maybe-sent',
+    code: status >= 500 ? `FXIAOKE_HTTP_${status}` : 'FXIAOKE_BAD_RESPONSE',
+    zh: `HTTP ${status}，响应${what}`,
+    en: `HTTP ${status} with a body that is ${whatEn}`,
+    httpStatus: status,
   });
 }

@@ -78,6 +78,7 @@ export type PushReceiveResult =
     };
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+const AES_KEY_BYTES = 32;
 
 const PUSH_REJECTION_CODES: ReadonlySet<string> = new Set<PushRejectionCode>([
   'PUSH_MALFORMED',
@@ -102,11 +103,16 @@ export function headerValue(headers: PushHeaders, name: string): string | undefi
   return undefined;
 }
 
+const MAX_REASON_CHARS = 240;
+
 function reject(
   status: 400 | 401 | 405 | 413 | 500,
   code: PushReceiverRejectionCode,
-  reason: string,
+  fullReason: string,
 ): Extract<PushReceiveResult, { ok: false }> {
+  // Validation messages can list every missing field; the sender only needs the gist.
+  const reason =
+    fullReason.length > MAX_REASON_CHARS ? `${fullReason.slice(0, MAX_REASON_CHARS - 1)}…` : fullReason;
   return {
     ok: false,
     status,
@@ -121,7 +127,11 @@ function fromError(error: unknown): Extract<PushReceiveResult, { ok: false }> {
   if (error instanceof PushRejectedError && isPushRejectionCode(error.code)) {
     return reject(error.httpStatus, error.code, error.message);
   }
-  // Anything else is ours (e.g. a malformed FXIAOKE_AES_KEY): Fxiaoke should redeliver once we fix it.
+  return misconfigured();
+}
+
+/** Our own settings are broken (e.g. FXIAOKE_AES_KEY): 500, so Fxiaoke redelivers once it is fixed. */
+function misconfigured(): Extract<PushReceiveResult, { ok: false }> {
   return reject(
     500,
     'PUSH_RECEIVER_MISCONFIGURED',
@@ -148,12 +158,19 @@ export function receiveFxiaokePush(
 }
 
 function receive(request: PushHttpRequest, config: PushReceiverConfig, nowMs: number): PushReceiveResult {
-  if (request.method.toUpperCase() !== 'POST') {
+  // The request comes from a handler that may pass whatever the runtime gave it: check the shape too.
+  const method = typeof request?.method === 'string' ? request.method.toUpperCase() : '';
+  const headers: PushHeaders =
+    typeof request?.headers === 'object' && request.headers !== null ? request.headers : {};
+  const rawBody = typeof request?.rawBody === 'string' ? request.rawBody : '';
+  if (Buffer.from(config.aesKey ?? '', 'base64').length !== AES_KEY_BYTES) {
+    return misconfigured();
+  }
+  if (method !== 'POST') {
     return reject(405, 'PUSH_METHOD_NOT_ALLOWED', '只接受 POST / only POST is accepted');
   }
   const maxBytes = config.maxBodyBytes ?? DEFAULT_PUSH_MAX_BODY_BYTES;
-  const declared = Number(headerValue(request.headers, 'content-length'));
-  const rawBody = typeof request.rawBody === 'string' ? request.rawBody : '';
+  const declared = Number(headerValue(headers, 'content-length'));
   const size = Buffer.byteLength(rawBody, 'utf8');
   if (size > maxBytes || (Number.isFinite(declared) && declared > maxBytes)) {
     return reject(
@@ -162,7 +179,7 @@ function receive(request: PushHttpRequest, config: PushReceiverConfig, nowMs: nu
       `请求体超过 ${maxBytes} 字节 / body is larger than ${maxBytes} bytes`,
     );
   }
-  const aplSignature = headerValue(request.headers, APL_SIGNATURE_HEADER);
+  const aplSignature = headerValue(headers, APL_SIGNATURE_HEADER);
   const event =
     aplSignature === undefined
       ? openPlatformPush(rawBody, config, nowMs)
