@@ -327,7 +327,7 @@ export function readHttpResponse(
     throw transportError(
       ctx,
       `K3_HTTP_${status}`,
-      `金蝶返回 HTTP ${status} / K3Cloud answered HTTP ${status}`,
+      `金蝶返回 HTTP ${status} / K3Cloud answered HTTP ${status}${remote.length > 0 ? `: ${remote.join('; ')}` : ''}`,
       {
         httpStatus: status,
         remoteMessages: remote,

@@ -12,24 +12,29 @@ import type { K3MessageRow, K3SuccessEntity } from './errors.ts';
 const STUB_NAMESPACE = 'Kingdee.BOS.WebApi.ServicesStub.';
 
 /** Operations of `DynamicFormService`, spelled as on the wire (`ExcuteOperation` is Kingdee's spelling). */
-export type K3FormOperation =
-  | 'Save'
-  | 'BatchSave'
-  | 'Draft'
-  | 'View'
-  | 'ExecuteBillQuery'
-  | 'BillQuery'
-  | 'Submit'
-  | 'Audit'
-  | 'UnAudit'
-  | 'Delete'
-  | 'Push'
-  | 'ExcuteOperation'
-  | 'Allocate';
+export const K3_FORM_OPERATIONS = [
+  'Save',
+  'BatchSave',
+  'Draft',
+  'View',
+  'ExecuteBillQuery',
+  'BillQuery',
+  'Submit',
+  'Audit',
+  'UnAudit',
+  'Delete',
+  'Push',
+  'ExcuteOperation',
+  'Allocate',
+] as const;
+export type K3FormOperation = (typeof K3_FORM_OPERATIONS)[number];
 
-export type K3LoginOperation = 'ValidateUser' | 'LoginByAppSecret' | 'LoginBySign';
+export const K3_LOGIN_OPERATIONS = ['ValidateUser', 'LoginByAppSecret', 'LoginBySign'] as const;
+export type K3LoginOperation = (typeof K3_LOGIN_OPERATIONS)[number];
 
-export type K3Operation = K3FormOperation | K3LoginOperation | 'GetDataCenterList';
+/** Every operation the client calls. */
+export const K3_OPERATIONS = [...K3_FORM_OPERATIONS, ...K3_LOGIN_OPERATIONS, 'GetDataCenterList'] as const;
+export type K3Operation = (typeof K3_OPERATIONS)[number];
 
 /**
  * Operations that change data. Their outcome is unknown when the request may have reached the server and
