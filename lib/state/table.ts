@@ -1,0 +1,232 @@
+/**
+ * One DynamoDB table as the stores use it: native JS values in and out (lib-dynamodb), conditional writes
+ * reported as `false` instead of thrown, every other SDK failure translated once into a {@link StateError}.
+ *
+ * Only operations that both dynalite (the embedded engine) and AWS DynamoDB implement are used: GetItem,
+ * PutItem, UpdateItem, DeleteItem, Query and BatchGetItem. No transactions, and no reliance on
+ * `ReturnValuesOnConditionCheckFailure` (dynalite does not return the item; toolchain facts §1) — a store
+ * that needs to know why a condition failed reads the item again.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { isConditionalCheckFailed, toStateError } from './errors.ts';
+
+/** A stored item as lib-dynamodb returns it (values not yet validated). */
+export type Item = Record<string, unknown>;
+
+export type ExpressionNames = Record<string, string>;
+export type ExpressionValues = Record<string, unknown>;
+
+export interface ConditionalWrite {
+  condition?: string;
+  names?: ExpressionNames;
+  values?: ExpressionValues;
+}
+
+export interface UpdateRequest extends ConditionalWrite {
+  key: Item;
+  update: string;
+  /** `ALL_OLD` or `ALL_NEW` to get the item back on success. */
+  returnValues?: 'ALL_OLD' | 'ALL_NEW';
+}
+
+export type UpdateResult = { ok: true; attributes: Item | undefined } | { ok: false };
+
+export interface QueryRequest {
+  index?: string;
+  keyCondition: string;
+  filter?: string;
+  names?: ExpressionNames;
+  values?: ExpressionValues;
+  limit?: number;
+  startKey?: Item;
+  /** Ascending sort-key order when true (DynamoDB's default). */
+  forward?: boolean;
+  /** Only for the base table; a GSI is always eventually consistent. */
+  consistent?: boolean;
+}
+
+export interface QueryPage {
+  items: Item[];
+  lastKey: Item | undefined;
+}
+
+/** BatchGetItem accepts at most 100 keys per request. */
+const BATCH_GET_MAX_KEYS = 100;
+/** Unprocessed keys are retried a few times before we give up and report the table as unavailable. */
+const BATCH_GET_MAX_ROUNDS = 5;
+
+/** Wrap a DynamoDB client once (per store, not per call) for native-value marshalling. */
+export function toDocumentClient(client: DynamoDBClient): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+  });
+}
+
+export class StateTable {
+  readonly name: string;
+  readonly #doc: DynamoDBDocumentClient;
+
+  constructor(client: DynamoDBClient, name: string) {
+    this.name = name;
+    this.#doc = toDocumentClient(client);
+  }
+
+  /**
+   * Read one item.
+   *
+   * @throws {StateError} when DynamoDB fails.
+   */
+  async get(key: Item, consistent = true): Promise<Item | undefined> {
+    try {
+      const out = await this.#doc.send(
+        new GetCommand({ TableName: this.name, Key: key, ConsistentRead: consistent }),
+      );
+      return out.Item;
+    } catch (error) {
+      throw toStateError(error, 'GetItem', this.name);
+    }
+  }
+
+  /**
+   * Write one item; `false` when the condition refused it.
+   *
+   * @throws {StateError} when DynamoDB fails for any other reason.
+   */
+  async put(item: Item, write: ConditionalWrite = {}): Promise<boolean> {
+    try {
+      await this.#doc.send(
+        new PutCommand({
+          TableName: this.name,
+          Item: item,
+          ConditionExpression: write.condition,
+          ExpressionAttributeNames: write.names,
+          ExpressionAttributeValues: write.values,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw toStateError(error, 'PutItem', this.name);
+    }
+  }
+
+  /**
+   * Update one item; `{ok: false}` when the condition refused it.
+   *
+   * @throws {StateError} when DynamoDB fails for any other reason.
+   */
+  async update(request: UpdateRequest): Promise<UpdateResult> {
+    try {
+      const out = await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.name,
+          Key: request.key,
+          UpdateExpression: request.update,
+          ConditionExpression: request.condition,
+          ExpressionAttributeNames: request.names,
+          ExpressionAttributeValues: request.values,
+          ReturnValues: request.returnValues ?? 'NONE',
+        }),
+      );
+      return { ok: true, attributes: out.Attributes };
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return { ok: false };
+      throw toStateError(error, 'UpdateItem', this.name);
+    }
+  }
+
+  /**
+   * Delete one item; `false` when the condition refused it.
+   *
+   * @throws {StateError} when DynamoDB fails for any other reason.
+   */
+  async delete(key: Item, write: ConditionalWrite = {}): Promise<boolean> {
+    try {
+      await this.#doc.send(
+        new DeleteCommand({
+          TableName: this.name,
+          Key: key,
+          ConditionExpression: write.condition,
+          ExpressionAttributeNames: write.names,
+          ExpressionAttributeValues: write.values,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw toStateError(error, 'DeleteItem', this.name);
+    }
+  }
+
+  /**
+   * One page of a Query.
+   *
+   * @throws {StateError} when DynamoDB fails.
+   */
+  async query(request: QueryRequest): Promise<QueryPage> {
+    try {
+      const out = await this.#doc.send(
+        new QueryCommand({
+          TableName: this.name,
+          IndexName: request.index,
+          KeyConditionExpression: request.keyCondition,
+          FilterExpression: request.filter,
+          ExpressionAttributeNames: request.names,
+          ExpressionAttributeValues: request.values,
+          Limit: request.limit,
+          ExclusiveStartKey: request.startKey,
+          ScanIndexForward: request.forward ?? true,
+          ConsistentRead: request.index === undefined ? (request.consistent ?? false) : undefined,
+        }),
+      );
+      return { items: out.Items ?? [], lastKey: out.LastEvaluatedKey };
+    } catch (error) {
+      throw toStateError(error, 'Query', this.name);
+    }
+  }
+
+  /**
+   * Read many items by key (any number; split into requests of 100, unprocessed keys retried).
+   * Items that do not exist are simply absent from the result.
+   *
+   * @throws {StateError} when DynamoDB fails or keeps leaving keys unprocessed.
+   */
+  async batchGet(keys: readonly Item[], consistent = true): Promise<Item[]> {
+    const found: Item[] = [];
+    for (let start = 0; start < keys.length; start += BATCH_GET_MAX_KEYS) {
+      let pending: Item[] = keys.slice(start, start + BATCH_GET_MAX_KEYS);
+      for (let round = 0; pending.length > 0; round += 1) {
+        if (round >= BATCH_GET_MAX_ROUNDS) {
+          throw toStateError(
+            Object.assign(new Error('BatchGetItem kept returning UnprocessedKeys'), {
+              name: 'ServiceUnavailable',
+            }),
+            'BatchGetItem',
+            this.name,
+          );
+        }
+        try {
+          const out = await this.#doc.send(
+            new BatchGetCommand({
+              RequestItems: { [this.name]: { Keys: pending, ConsistentRead: consistent } },
+            }),
+          );
+          found.push(...(out.Responses?.[this.name] ?? []));
+          pending = out.UnprocessedKeys?.[this.name]?.Keys ?? [];
+        } catch (error) {
+          throw toStateError(error, 'BatchGetItem', this.name);
+        }
+      }
+    }
+    return found;
+  }
+}
