@@ -8,6 +8,7 @@
  *   POST /__emulator/expire-sessions     → {expired: n}
  *   GET  /__emulator/records/<formId>    → stored records of that form (internal representation)
  *   POST /__emulator/reset               → drop all data and re-seed
+ *   GET  /__emulator/requests            → the last requests received (operation, form, outcome; no bodies)
  */
 import type { Logger } from '../../../lib/log.ts';
 
@@ -41,6 +42,31 @@ export interface K3CloudEmulatorOptions {
   /** Time source for session idle expiry, FModifyDate, bill dates; default Date.now. */
   clock?: () => number;
   logger?: Logger;
+  /**
+   * LoginBySign hash algorithms accepted. Default `['sha256']` (servers since 8.0.0.202205); `['sha1']`
+   * emulates an older server, `['sha256','sha1']` accepts both (spec §2.4).
+   */
+  loginSignAlgorithms?: readonly ('sha256' | 'sha1')[];
+  /**
+   * Also verify the gateway headers `X-Api-*` in signature mode. Default false: on-prem servers apparently
+   * ignore them (spec §2.6 [inference]); they are accepted either way.
+   */
+  verifyGatewaySignature?: boolean;
+  /**
+   * What View answers without a valid session: `'empty'` (default) = `{}` without an error, as a public
+   * client reports for real servers (spec §2.7); `'session-lost'` = the usual MsgCode 1 envelope.
+   */
+  viewWithoutSession?: 'empty' | 'session-lost';
+  /**
+   * A signature-mode request (valid X-Kd-* headers) that presents an expired session id: `'new-session'`
+   * (default) issues a fresh session; `'session-lost'` answers MsgCode 1 as one public client reports
+   * real servers doing until the stale id is dropped (spec §2.7).
+   */
+  staleSessionWithSignature?: 'new-session' | 'session-lost';
+  /** Maximum rows per query (`WebAPIMaxQueryLimit`, default 10 000 since patch 23.11, spec §4.5). */
+  maxQueryLimit?: number;
+  /** Server time zone for dates (K3 answers local time without offset). Default 480 (UTC+8). */
+  utcOffsetMinutes?: number;
 }
 
 /** Which requests a fault applies to; every listed condition must match. */
