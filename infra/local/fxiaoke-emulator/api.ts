@@ -9,6 +9,10 @@
  *   POST /__emulator/edit                    ← {apiName, id?, fields, details?} "a salesperson edits a
  *                                              record" (creates when id is absent) → {dataId}; sends the push
  *   GET  /__emulator/records/<apiName>       → stored records
+ *   POST /__emulator/records/<apiName>       ← {records: [...]} bulk insert, no push → {ids}
+ *   GET  /__emulator/objects                 → describes of every object
+ *   POST /__emulator/objects                 ← {objects: [ObjectSpec…]} declare custom objects → {declared}
+ *   GET  /__emulator/requests                → the last API requests (path, errorCode, ms)
  *   POST /__emulator/reset                   → drop all data and re-seed
  *   GET  /                                   → a small HTML page to edit a customer / an order by hand
  */
@@ -48,8 +52,33 @@ export interface FxiaokeEmulatorOptions {
   pushRetryDelaysMs?: number[];
   /** Time source for token ages, record times, push timestamps; default Date.now. */
   clock?: () => number;
+  /** Request bodies above this size get 32000. Default 5 MiB. */
   maxBodyBytes?: number;
   logger?: Logger;
+  /** Token endpoints' own limit, per path (spec §2.1: 10 calls/min); answered with 14001. false = off. */
+  tokenRateLimit?: { calls: number; windowMs: number } | false;
+  /**
+   * A token call arriving while another token call is still being answered (spec §2.1: "must not be called
+   * concurrently"): `reject` (default) answers 14001; `allow` serves it.
+   */
+  concurrentTokenCalls?: 'reject' | 'allow';
+  /** `?thirdTraceId=` on current-convention calls: `require` (default), `require-unique` or `ignore`. */
+  thirdTraceId?: 'require' | 'require-unique' | 'ignore';
+  /** Open API calls per day (resets 00:00 GMT+8); beyond it → 30002. Default: unlimited. */
+  dailyQuota?: number;
+  /** More objects declared as data (custom objects `object_…__c`); see `metadata.ts` for the shape. */
+  objects?: unknown[];
+  /** Existing detail rows omitted from an update's `details`: deleted (`replace`, default) or kept (`merge`). */
+  detailUpdateMode?: 'replace' | 'merge';
+  /** Pushes delivered at the same time. Default 8. */
+  pushConcurrency?: number;
+  /** A callback that has not answered within this time counts as failed. Default 3000. */
+  pushTimeoutMs?: number;
+  /**
+   * `eventType` sent per kind of change; `false` sends no push for that kind. Default
+   * `{create:'add', update:'update', invalid:'invalid', recover:'recover', delete:'delete'}`.
+   */
+  pushEventTypes?: Partial<Record<'create' | 'update' | 'invalid' | 'recover' | 'delete', string | false>>;
 }
 
 export interface FxiaokeFaultTrigger {
@@ -89,6 +118,10 @@ export interface FxiaokeEmulatorStats {
   /** Calls refused by the per-interface rate limit (14001). */
   rateLimited: number;
   records: Record<string, number>;
+  /** Token calls refused by the token limit or for concurrency (14001). */
+  tokenCallsRefused?: number;
+  /** Faults fired, by name (`systemBusy`, `expireTokens`, …). */
+  faultsFired?: Record<string, number>;
 }
 
 export interface FxiaokeEditRequest {
@@ -98,12 +131,16 @@ export interface FxiaokeEditRequest {
   fields: Record<string, unknown>;
   /** Detail rows by detail apiName (e.g. SalesOrderProductObj) — replace the record's rows. */
   details?: Record<string, Record<string, unknown>[]>;
+  /** Employee id of the editing salesperson. Default `1001`. */
+  editor?: string;
 }
 
 export interface FxiaokeEmulator {
   /** Origin without a trailing slash, e.g. `http://127.0.0.1:8091`. */
   readonly url: string;
   readonly port: number;
+  /** The corpId the legacy token call returns (`FSCID_…`). */
+  readonly corpId: string;
   stats(): FxiaokeEmulatorStats;
   resetStats(): void;
   setFaults(spec: FxiaokeFaultSpec): void;
@@ -113,6 +150,8 @@ export interface FxiaokeEmulator {
   /** A stored record by id (with `details` when it is a master), or undefined. */
   getRecord(apiName: string, id: string): Promise<Record<string, unknown> | undefined>;
   listRecords(apiName: string): Promise<Record<string, unknown>[]>;
+  /** Bulk insert (validated like create; no push, no rate limit) — for seeding large tests. Returns the ids. */
+  insertRecords(apiName: string, records: Record<string, unknown>[]): Promise<string[]>;
   /** Resolves when no push is waiting for delivery or redelivery. */
   pushesSettled(): Promise<void>;
   close(): Promise<void>;

@@ -1,0 +1,221 @@
+/**
+ * Change-push sender ("事件变更订阅", spec §8a): the real signed and AES-encrypted body, built with the same
+ * `buildPushRequest` the receiver's tests check against Fxiaoke's official vector.
+ *
+ * Delivery is asynchronous (the API call that caused the change never waits), with bounded concurrency.
+ * A delivery succeeds when the callback answers HTTP 2xx with the encrypted `success` reply or the plain
+ * text `success` (`isSuccessReply`). Anything else — another body, another status, a network error, no
+ * answer within `timeoutMs` — is retried after `retryDelaysMs[0]`, `[1]`, … with `retryTimes` 1, 2, … and
+ * the same messageId, then abandoned and counted.
+ *
+ * ASSUMPTION (spec §8a: retry schedule, attempts and failure criteria are UNKNOWN): the schedule is
+ * configurable; the 3 s timeout default follows the older callback doc's "3秒内返回" rule.
+ */
+import { z } from 'zod';
+import { buildPushRequest, isSuccessReply, type PushInnerEvent } from '../../../lib/fxiaoke/push-crypto.ts';
+import type { Logger } from '../../../lib/log.ts';
+import { newMessageId } from './ids.ts';
+
+/** One message to one callback URL. */
+export interface PendingPush {
+  url: string;
+  inner: PushInnerEvent;
+  /** Delivery attempts already made (the next one carries `retryTimes` = this, when > 0). */
+  deliveries: number;
+}
+
+export interface PushDispatcherOptions {
+  aesKey: string;
+  enterpriseAccount: string;
+  clock: () => number;
+  retryDelaysMs: readonly number[];
+  concurrency: number;
+  timeoutMs: number;
+  logger: Logger;
+}
+
+export interface PushCounters {
+  sent: number;
+  acknowledged: number;
+  abandoned: number;
+  pending: number;
+}
+
+const pendingSchema = z.array(
+  z.object({
+    url: z.url(),
+    deliveries: z.number().int().nonnegative(),
+    inner: z.object({
+      tenantId: z.number(),
+      eventType: z.string(),
+      apiName: z.string(),
+      dataId: z.string(),
+      timestamp: z.number(),
+      messageId: z.string(),
+    }),
+  }),
+);
+
+/** Read pending pushes saved by a previous run; undefined when the value is not such a list. */
+export function parsePendingPushes(value: unknown): PendingPush[] | undefined {
+  const parsed = pendingSchema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** Upper bound on a callback's reply body we read (a success reply is ~150 bytes). */
+const MAX_REPLY_CHARS = 64 * 1024;
+
+export class PushDispatcher {
+  readonly #options: PushDispatcherOptions;
+  readonly #queue: PendingPush[] = [];
+  readonly #active = new Map<PendingPush, AbortController>();
+  readonly #waiting = new Map<PendingPush, NodeJS.Timeout>();
+  readonly #settledWaiters: (() => void)[] = [];
+  #counters = { sent: 0, acknowledged: 0, abandoned: 0 };
+  #closing = false;
+
+  constructor(options: PushDispatcherOptions) {
+    this.#options = options;
+  }
+
+  /** Queue one change event for every URL (each gets its own messageId). */
+  enqueue(
+    urls: readonly string[],
+    event: { tenantId: number; eventType: string; apiName: string; dataId: string; changedAtMs: number },
+  ): void {
+    if (this.#closing) return;
+    for (const url of urls) {
+      this.#queue.push({
+        url,
+        deliveries: 0,
+        inner: {
+          tenantId: event.tenantId,
+          eventType: event.eventType,
+          apiName: event.apiName,
+          dataId: event.dataId,
+          timestamp: event.changedAtMs,
+          messageId: newMessageId(),
+        },
+      });
+    }
+    this.#pump();
+  }
+
+  /** Re-queue pushes saved by a previous run; they go out as redeliveries when they had been tried. */
+  restore(items: readonly PendingPush[]): void {
+    for (const item of items) this.#queue.push({ ...item });
+    this.#pump();
+  }
+
+  counters(): PushCounters {
+    return { ...this.#counters, pending: this.pendingCount };
+  }
+
+  resetCounters(): void {
+    this.#counters = { sent: 0, acknowledged: 0, abandoned: 0 };
+  }
+
+  get pendingCount(): number {
+    return this.#queue.length + this.#active.size + this.#waiting.size;
+  }
+
+  /** Resolves when nothing waits for delivery or redelivery. */
+  settled(): Promise<void> {
+    if (this.pendingCount === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#settledWaiters.push(resolve));
+  }
+
+  /**
+   * Stop: abort deliveries in flight, cancel scheduled retries, and hand back everything not yet
+   * acknowledged so the caller can persist it.
+   */
+  async close(): Promise<PendingPush[]> {
+    this.#closing = true;
+    const pending: PendingPush[] = [...this.#queue];
+    this.#queue.length = 0;
+    for (const [job, timer] of this.#waiting) {
+      clearTimeout(timer);
+      pending.push(job);
+    }
+    this.#waiting.clear();
+    const inFlight = [...this.#active.keys()];
+    for (const controller of this.#active.values()) controller.abort();
+    pending.push(...inFlight);
+    this.#active.clear();
+    this.#notifySettled();
+    return pending;
+  }
+
+  #pump(): void {
+    while (!this.#closing && this.#active.size < this.#options.concurrency) {
+      const job = this.#queue.shift();
+      if (!job) break;
+      const controller = new AbortController();
+      this.#active.set(job, controller);
+      void this.#deliver(job, controller);
+    }
+    this.#notifySettled();
+  }
+
+  async #deliver(job: PendingPush, controller: AbortController): Promise<void> {
+    const { aesKey, enterpriseAccount, clock, timeoutMs, logger } = this.#options;
+    const retryTimes = job.deliveries === 0 ? undefined : job.deliveries;
+    const body = buildPushRequest(job.inner, {
+      aesKey,
+      enterpriseAccount,
+      timestamp: clock(),
+      ...(retryTimes === undefined ? {} : { retryTimes }),
+    });
+    this.#counters.sent += 1;
+    let outcome: string;
+    try {
+      const response = await fetch(job.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.any([controller.signal, AbortSignal.timeout(timeoutMs)]),
+      });
+      const reply = (await response.text()).slice(0, MAX_REPLY_CHARS);
+      outcome =
+        response.status >= 200 && response.status < 300 && isSuccessReply(reply, aesKey)
+          ? 'ok'
+          : `HTTP ${response.status}: ${reply.slice(0, 200)}`;
+    } catch (error) {
+      outcome = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    }
+    // close() already took this job back as pending; its outcome no longer matters.
+    if (this.#closing || !this.#active.has(job)) return;
+    this.#active.delete(job);
+    job.deliveries += 1;
+    const fields = {
+      url: job.url,
+      messageId: job.inner.messageId,
+      apiName: job.inner.apiName,
+      dataId: job.inner.dataId,
+      retryTimes: retryTimes ?? 0,
+    };
+    if (outcome === 'ok') {
+      this.#counters.acknowledged += 1;
+      logger.debug('fxiaoke_emulator.push_acknowledged', fields);
+    } else if (job.deliveries > this.#options.retryDelaysMs.length) {
+      this.#counters.abandoned += 1;
+      logger.warn('fxiaoke_emulator.push_abandoned', { ...fields, outcome });
+    } else {
+      const delay = this.#options.retryDelaysMs[job.deliveries - 1] ?? 0;
+      logger.info('fxiaoke_emulator.push_failed_will_retry', { ...fields, outcome, retryInMs: delay });
+      const timer = setTimeout(() => {
+        this.#waiting.delete(job);
+        this.#queue.push(job);
+        this.#pump();
+      }, delay);
+      this.#waiting.set(job, timer);
+    }
+    this.#pump();
+  }
+
+  #notifySettled(): void {
+    if (this.pendingCount !== 0 && !this.#closing) return;
+    const waiters = this.#settledWaiters.splice(0);
+    for (const resolve of waiters) resolve();
+  }
+}
