@@ -90,8 +90,9 @@ export interface FxiaokeClientOptions {
   /** `thirdTraceId` generator; default `crypto.randomUUID` (RFC 4122 v4, as Fxiaoke asks). */
   newTraceId?: () => string;
   /**
-   * `errorCode`s that mean "no such record" on `get`. Fxiaoke does not document one (spec §4.2: UNKNOWN);
-   * a `get` answered with errorCode 0 and no `data` is always read as not-found.
+   * `errorCode`s that mean "no such record" on `get`; default {@link DEFAULT_NOT_FOUND_ERROR_CODES}.
+   * Fxiaoke does not document one (spec §4.2: UNKNOWN); a `get` answered with errorCode 0 and no `data` is
+   * always read as not-found.
    */
   notFoundErrorCodes?: readonly number[];
   /** Defaults for `triggerWorkFlow` / `triggerApprovalFlow` on writes; unset = Fxiaoke's default (true). */
@@ -185,11 +186,15 @@ export interface DetailSpec {
 }
 
 /**
- * Detail objects of the preset masters this project syncs. SalesOrderProductObj points at its order via
- * `order_id` (Fxiaoke's preset field name for the 订单产品 → 销售订单 master-detail field).
+ * Detail objects of the preset masters this project syncs, with the master-detail field that points at the
+ * master. `order_id` (订单产品 → 销售订单) is Fxiaoke's preset field name; `payment_id` and
+ * `delivery_note_id` are the names our emulator uses and are [unverified] against a live tenant — check
+ * them with `describe` and pass explicit specs if your tenant differs.
  */
 export const PRESET_DETAIL_SPECS: Readonly<Record<string, readonly DetailSpec[]>> = {
   SalesOrderObj: [{ apiName: 'SalesOrderProductObj', masterField: 'order_id' }],
+  PaymentObj: [{ apiName: 'OrderPaymentObj', masterField: 'payment_id' }],
+  DeliveryNoteObj: [{ apiName: 'DeliveryNoteProductObj', masterField: 'delivery_note_id' }],
 };
 
 export interface ObjectDescribe {
@@ -217,6 +222,13 @@ export type DataAction =
   | 'recover'
   | 'delete'
   | 'changeOwner';
+
+/**
+ * ASSUMPTION (spec §4.2: the not-found code of `get` is UNKNOWN): 320002, the code our emulator uses for
+ * "数据不存在或已被删除". A tenant whose Fxiaoke answers another code can pass `notFoundErrorCodes`; until then
+ * such an answer is a `business` error, which is final for the event — the same outcome, less precisely named.
+ */
+export const DEFAULT_NOT_FOUND_ERROR_CODES: readonly number[] = [320002];
 
 const API_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
 
@@ -328,7 +340,7 @@ export class FxiaokeClient {
     this.#onCall = options.onCall;
     this.#readRetries = options.readRetries ?? 2;
     this.#newTraceId = options.newTraceId ?? randomUUID;
-    this.#notFoundCodes = new Set(options.notFoundErrorCodes ?? []);
+    this.#notFoundCodes = new Set(options.notFoundErrorCodes ?? DEFAULT_NOT_FOUND_ERROR_CODES);
     this.#writeDefaults = options.writeDefaults ?? {};
     this.#store = options.credentialStore ?? new InMemoryCredentialStore<FxiaokeCredential>(this.#clock);
     this.#credentialKey = fxiaokeCredentialKey(settings);
