@@ -211,6 +211,21 @@ describe('k3cloud client: auth modes against the emulator', () => {
       });
     }
 
+    it('View after expiry: the server answers {} without an error, the client still re-logs in once', async () => {
+      const { client } = clientFor(emulator.url, 'password');
+      try {
+        await client.executeBillQuery(QUERY);
+        emulator.resetStats();
+        emulator.expireAllSessions();
+        const viewed = await client.view({ formId: 'BD_Customer', number: 'CUST0001' });
+        assert.equal(viewed.Number, 'CUST0001');
+        assert.equal(emulator.stats().logins, 1);
+        assert.equal(emulator.stats().calls.View, 2);
+      } finally {
+        await client.close();
+      }
+    });
+
     it('signature, server that rejects a stale session id: the cookie is dropped and one new session serves the burst', async () => {
       const strict = await startEmulator({ staleSessionWithSignature: 'session-lost' });
       const { client } = clientFor(strict.url, 'signature');
