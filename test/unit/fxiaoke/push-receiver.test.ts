@@ -188,6 +188,23 @@ describe('receiveFxiaokePush', () => {
       assert.deepEqual(JSON.parse(result.reply.body), { ok: true, messageId: 'apl-0001' });
     });
 
+    it('accepts what the documented APL snippet sends: Fx.json.toJson body, upper-case hex from Fx.crypto.hex', () => {
+      // Fx.json.toJson keeps the map's insertion order and writes no spaces; the hex case is not documented.
+      const raw =
+        '{"tenantId":"590163","apiName":"SalesOrderObj","dataId":"so-1","eventType":"update","timestamp":' +
+        String(NOW - 59_000) +
+        ',"messageId":"3f2b1c9e-8d7a-4e6f-9a1b-2c3d4e5f6a7b"}';
+      const upper = `sha256=${signAplBody(raw, APL_SECRET).slice('sha256='.length).toUpperCase()}`;
+      const result = receiveFxiaokePush(
+        post(raw, { 'content-type': 'application/json; charset=utf-8', 'x-fxk3-signature': upper }),
+        config,
+        NOW,
+      );
+      assert.ok(result.ok);
+      assert.equal(result.event.apiName, 'SalesOrderObj');
+      assert.equal(result.event.changedAtMs, NOW - 59_000);
+    });
+
     it('forged signature or wrong secret → 401 PUSH_BAD_SIGNATURE', () => {
       const raw = aplBody();
       for (const signature of [
