@@ -353,7 +353,7 @@ export class Engine {
       const orgField = form.fields.get(meta.contextOrgKey.toLowerCase())?.field;
       const raw = getCI(model, meta.contextOrgKey);
       if (orgField && raw !== undefined) {
-        const value = this.#convert(form, orgField, raw, flags, 0, problems);
+        const value = this.#convert(orgField, raw, flags, 0, problems);
         if (value !== undefined) contextOrg = Number(value);
       } else {
         contextOrg = Number(record.values[meta.contextOrgKey] ?? 0);
@@ -372,7 +372,7 @@ export class Engine {
           continue;
         }
         if (location.field.system || !touches(location.field.key)) continue;
-        const value = this.#convert(form, location.field, raw, flags, contextOrg, problems);
+        const value = this.#convert(location.field, raw, flags, contextOrg, problems);
         if (value !== undefined) {
           record.values[location.field.key] = value;
           supplied.add(location.field.key);
@@ -447,7 +447,7 @@ export class Engine {
         continue;
       }
       if (location.field.system || !touches(location.field.key)) continue;
-      const converted = this.#convert(form, location.field, value, flags, contextOrg, problems);
+      const converted = this.#convert(location.field, value, flags, contextOrg, problems);
       if (converted !== undefined) {
         record.values[location.field.key] = converted;
         supplied.add(location.field.key);
@@ -530,7 +530,7 @@ export class Engine {
           continue;
         }
         if (location.field.system || (!isNewRow && !touches(location.field.key))) continue;
-        const converted = this.#convert(form, location.field, value, flags, contextOrg, problems, rowContext);
+        const converted = this.#convert(location.field, value, flags, contextOrg, problems, rowContext);
         if (converted !== undefined) {
           row.values[location.field.key] = converted;
           supplied.add(`${row.id}:${location.field.key}`);
@@ -557,7 +557,6 @@ export class Engine {
    * Convert one Model value to its stored form; problems are collected, undefined means "nothing to store".
    */
   #convert(
-    form: IndexedForm,
     field: FieldMeta,
     raw: unknown,
     flags: SaveFlags,

@@ -388,7 +388,8 @@ function outputValue(type: FieldType, value: FieldValue | undefined): QueryValue
 function resolveField(engine: Engine, form: IndexedForm, key: string): ResolvedField {
   const trimmed = key.trim();
   const lower = trimmed.toLowerCase();
-  const unknown = () => new K3Failure(unknownField(trimmed), MSG.fieldMissing, trimmed);
+  // FieldName is null in the real capture of this error (spec §4.5).
+  const unknown = () => new K3Failure(unknownField(trimmed), MSG.fieldMissing, null);
   if (lower === form.meta.pkKey.toLowerCase()) return { type: 'id', entry: null, get: (c) => c.record.id };
   if (lower === 'fmasterid' && form.meta.kind === 'base') {
     return { type: 'id', entry: null, get: (c) => c.record.masterId };
