@@ -330,3 +330,79 @@ export function parseOrgIds(
   }
   return ids;
 }
+
+/** Options of a Push body; the rest of {@link K3PushData} has fixed values. */
+export interface PushOptions {
+  numbers: readonly string[];
+  ruleId: string;
+  targetFormId: string;
+  targetBillTypeId: string;
+  /** Internal id of the target organisation; 0 = the rule's default. */
+  targetOrgId: number;
+  draftWhenSaveFails: boolean;
+}
+
+/**
+ * A Push body by source bill numbers with an explicit conversion rule: `IsEnableDefaultRule` is false
+ * because demo and many real data centers have no default rule (spec §7.12).
+ *
+ * @throws {TypeError} for an empty number list.
+ */
+export function buildPushData(options: PushOptions): K3PushData {
+  if (options.numbers.length === 0) throw new TypeError('Push needs at least one source bill number');
+  return {
+    Ids: '',
+    Numbers: [...options.numbers],
+    EntryIds: '',
+    RuleId: options.ruleId,
+    TargetBillTypeId: options.targetBillTypeId,
+    TargetOrgId: options.targetOrgId,
+    TargetFormId: options.targetFormId,
+    IsEnableDefaultRule: false,
+    IsDraftWhenSaveFail: options.draftWhenSaveFails,
+    CustomParams: {},
+  };
+}
+
+/** A position in a `FModifyDate ASC, FID ASC` scan: the last bill fully processed. */
+export interface K3Cursor {
+  /** FModifyDate exactly as K3 returned it (server local time). */
+  modifyDate: string;
+  fid: number;
+}
+
+/** The ordering every modify-date scan uses, so the keyset below is exact. */
+export const MODIFY_DATE_ORDER = 'FModifyDate ASC, FID ASC';
+
+/**
+ * Keyset condition "after this bill": `FModifyDate > d OR (FModifyDate = d AND FID > n)`. Unlike StartRow
+ * paging it neither skips nor repeats rows when bills change while the scan runs.
+ *
+ * @throws {InvalidInputError} when the cursor's date is not a K3 datetime.
+ */
+export function k3ModifiedAfter(cursor: K3Cursor): string {
+  if (parseK3NaiveMs(cursor.modifyDate) === undefined) {
+    throw new InvalidInputError(
+      `游标时间无效 / invalid cursor date: ${JSON.stringify(cursor.modifyDate)}`,
+      'BAD_CURSOR',
+    );
+  }
+  return k3Any(
+    `FModifyDate > ${k3Literal(cursor.modifyDate)}`,
+    k3All(`FModifyDate = ${k3Literal(cursor.modifyDate)}`, `FID > ${k3Literal(cursor.fid)}`),
+  );
+}
+
+/**
+ * `FModifyDate >= (since − overlapMs)`: the first page of a scan re-reads an overlap window, so bills
+ * committed late with an earlier FModifyDate are not missed (the content hash makes re-reads harmless).
+ *
+ * @throws {InvalidInputError} when `since` is not a K3 date or datetime.
+ */
+export function k3ModifiedSince(since: string, overlapMs: number): string {
+  const naive = parseK3NaiveMs(since);
+  if (naive === undefined) {
+    throw new InvalidInputError(`起始时间无效 / invalid start date: ${JSON.stringify(since)}`, 'BAD_CURSOR');
+  }
+  return `FModifyDate >= ${k3Literal(formatK3NaiveMs(naive - overlapMs))}`;
+}
