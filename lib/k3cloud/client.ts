@@ -288,7 +288,7 @@ export class K3CloudClient {
    * @throws {K3CloudError} business (validation, with K3's rows), session-expired, throttled, transient,
    *   outcome-unknown (response lost: look up before re-sending), config, invalid-input.
    */
-  save(input: K3SaveInput, options: K3CallOptions = {}): Promise<K3SaveResult> {
+  async save(input: K3SaveInput, options: K3CallOptions = {}): Promise<K3SaveResult> {
     const { ctx, data } = saveData('Save', input);
     return this.#call(
       {
@@ -305,7 +305,7 @@ export class K3CloudClient {
    * Draft (暂存): same parameters as Save; drafts have no number.
    * @throws {K3CloudError} as {@link save}.
    */
-  draft(input: K3SaveInput, options: K3CallOptions = {}): Promise<K3SaveResult> {
+  async draft(input: K3SaveInput, options: K3CallOptions = {}): Promise<K3SaveResult> {
     const { ctx, data } = saveData('Draft', input);
     return this.#call(
       {
@@ -323,7 +323,7 @@ export class K3CloudClient {
    * `items[i].error`. Failures of the whole call throw.
    * @throws {K3CloudError} as {@link save}, for the whole batch.
    */
-  batchSave(input: K3BatchSaveInput, options: K3CallOptions = {}): Promise<K3BatchSaveResult> {
+  async batchSave(input: K3BatchSaveInput, options: K3CallOptions = {}): Promise<K3BatchSaveResult> {
     const { ctx, data } = batchSaveData(input);
     const count = input.models.length;
     return this.#call(
@@ -341,7 +341,7 @@ export class K3CloudClient {
    * View one bill or base-data record by number or id; returns K3's `Result.Result` object.
    * @throws {K3CloudError} not-found, session-expired, transient (after retries), business, config.
    */
-  view(input: K3ViewInput, options: K3CallOptions = {}): Promise<Record<string, unknown>> {
+  async view(input: K3ViewInput, options: K3CallOptions = {}): Promise<Record<string, unknown>> {
     const { ctx, data } = viewData(input);
     return this.#call(
       {
@@ -359,12 +359,12 @@ export class K3CloudClient {
    * `fieldKeys` order. Errors hidden in the `[[{"Result":…}]]` form are thrown, never returned as rows.
    * @throws {K3CloudError} business (e.g. MsgCode 9 unknown field), session-expired, transient, config.
    */
-  executeBillQuery(input: K3QueryInput, options: K3CallOptions = {}): Promise<K3QueryRow[]> {
+  async executeBillQuery(input: K3QueryInput, options: K3CallOptions = {}): Promise<K3QueryRow[]> {
     const { ctx, data } = queryData('ExecuteBillQuery', input);
     return this.#call(
       {
         ctx,
-        body: this.#dataBody(data),
+        body: this.#dataBody(ctx, data),
         parse: (json) => parseQueryRows(ctx, json, this.#retryAfter),
         authenticated: true,
       },
@@ -451,12 +451,12 @@ export class K3CloudClient {
    * BillQuery (servers from 2023-09): like ExecuteBillQuery, but rows are objects keyed by the field keys.
    * @throws {K3CloudError} as {@link executeBillQuery}.
    */
-  billQuery(input: K3QueryInput, options: K3CallOptions = {}): Promise<Record<string, unknown>[]> {
+  async billQuery(input: K3QueryInput, options: K3CallOptions = {}): Promise<Record<string, unknown>[]> {
     const { ctx, data } = queryData('BillQuery', input);
     return this.#call(
       {
         ctx,
-        body: this.#dataBody(data),
+        body: this.#dataBody(ctx, data),
         parse: (json) => parseBillQueryRows(ctx, json, this.#retryAfter),
         authenticated: true,
       },
@@ -465,22 +465,22 @@ export class K3CloudClient {
   }
 
   /** Submit bills by numbers and/or ids. @throws {K3CloudError} as {@link save}; `successEntities` on partial success. */
-  submit(input: K3SubmitInput, options: K3CallOptions = {}): Promise<K3OperationResult> {
+  async submit(input: K3SubmitInput, options: K3CallOptions = {}): Promise<K3OperationResult> {
     return this.#operation(() => submitData(input), options);
   }
 
   /** Audit bills. @throws {K3CloudError} as {@link save}; `successEntities` on partial success. */
-  audit(input: K3AuditInput, options: K3CallOptions = {}): Promise<K3OperationResult> {
+  async audit(input: K3AuditInput, options: K3CallOptions = {}): Promise<K3OperationResult> {
     return this.#operation(() => auditData('Audit', input), options);
   }
 
   /** Reverse an audit. @throws {K3CloudError} as {@link save}. */
-  unAudit(input: K3UnAuditInput, options: K3CallOptions = {}): Promise<K3OperationResult> {
+  async unAudit(input: K3UnAuditInput, options: K3CallOptions = {}): Promise<K3OperationResult> {
     return this.#operation(() => auditData('UnAudit', input), options);
   }
 
   /** Delete bills (only unaudited ones can be deleted). @throws {K3CloudError} as {@link save}. */
-  delete(input: K3DeleteInput, options: K3CallOptions = {}): Promise<K3OperationResult> {
+  async delete(input: K3DeleteInput, options: K3CallOptions = {}): Promise<K3OperationResult> {
     return this.#operation(() => deleteData(input), options);
   }
 
@@ -490,7 +490,7 @@ export class K3CloudClient {
    * @throws {K3CloudError} as {@link save}; a failed conversion or target save is `business` with the rows
    *   of both statuses.
    */
-  push(input: K3PushInput, options: K3CallOptions = {}): Promise<K3PushResult> {
+  async push(input: K3PushInput, options: K3CallOptions = {}): Promise<K3PushResult> {
     const { ctx, data } = pushData(input);
     return this.#call(
       {
@@ -507,7 +507,10 @@ export class K3CloudClient {
    * A named operation such as Forbid/Enable/Cancel/BillClose (wire name `ExcuteOperation`, sic).
    * @throws {K3CloudError} as {@link save}.
    */
-  executeOperation(input: K3ExecuteOperationInput, options: K3CallOptions = {}): Promise<K3OperationResult> {
+  async executeOperation(
+    input: K3ExecuteOperationInput,
+    options: K3CallOptions = {},
+  ): Promise<K3OperationResult> {
     const { ctx, opNumber, data } = executeOperationData(input);
     const body = formCallBody(this.#bodyStyle, [
       ['formid', ctx.formId],
@@ -521,7 +524,7 @@ export class K3CloudClient {
   }
 
   /** Allocate (分配) base data to organisations. @throws {K3CloudError} as {@link save}. */
-  allocate(input: K3AllocateInput, options: K3CallOptions = {}): Promise<K3OperationResult> {
+  async allocate(input: K3AllocateInput, options: K3CallOptions = {}): Promise<K3OperationResult> {
     return this.#operation(() => allocateData(input), options);
   }
 
@@ -530,7 +533,7 @@ export class K3CloudClient {
    * @throws {K3CloudError} transient (after retries), config, or session-expired if the server demands a
    *   session for it (then configure K3CLOUD_ACCT_ID by hand).
    */
-  getDataCenterList(options: K3CallOptions = {}): Promise<K3DataCenter[]> {
+  async getDataCenterList(options: K3CallOptions = {}): Promise<K3DataCenter[]> {
     const ctx: CallContext = { operation: 'GetDataCenterList' };
     return this.#call(
       {
@@ -551,7 +554,7 @@ export class K3CloudClient {
   // -------------------------------------------------------------------------------------------------------
   // Internals
 
-  #operation(
+  async #operation(
     make: () => { ctx: CallContext; data: object },
     options: K3CallOptions,
   ): Promise<K3OperationResult> {
@@ -577,9 +580,9 @@ export class K3CloudClient {
     );
   }
 
-  /** `{data}` body (queries). */
-  #dataBody(data: object): string {
-    return formCallBody(this.#bodyStyle, [['data', data]]);
+  /** `{data}` body (queries). @throws {K3CloudError} invalid-input when data cannot be serialised. */
+  #dataBody(ctx: CallContext, data: object): string {
+    return this.#serialise(ctx, () => formCallBody(this.#bodyStyle, [['data', data]]));
   }
 
   #serialise(ctx: CallContext, make: () => string): string {

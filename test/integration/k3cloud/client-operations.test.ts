@@ -324,6 +324,20 @@ for (const mode of AUTH_MODES)
       }
     });
 
+    it('bad input is a rejected promise with an invalid-input error, and nothing is sent', async () => {
+      emulator.resetStats();
+      const empty = await rejection(k3.save({ formId: '', model: {} }));
+      assert.equal(empty.kind, 'invalid-input');
+      const unserialisable = await rejection(
+        k3.save({ formId: 'BD_Customer', model: { FCUSTID: 0, FNumber: 'X', FAmount: 10n } }),
+      );
+      assert.equal(unserialisable.code, 'K3_INVALID_INPUT');
+      const noTarget = await rejection(k3.audit({ formId: 'SAL_SaleOrder', numbers: [] }));
+      assert.equal(noTarget.fault, 'caller');
+      assert.equal(emulator.stats().calls.Save ?? 0, 0);
+      assert.equal(emulator.stats().calls.Audit ?? 0, 0);
+    });
+
     it('reports one event per exchange through onCall', () => {
       assert.ok(test.events.length > 10);
       for (const event of test.events) {
