@@ -51,6 +51,7 @@ import {
   authenticate,
   credentialFromTokenResponse,
   fxiaokeCredentialKey,
+  fxiaokeCredentialSchema,
   TOKEN_ENDPOINT_LIMIT,
   tokenRequest,
 } from './token.ts';
@@ -861,8 +862,39 @@ export class FxiaokeClient {
     return this.#send(this.#limiter, path, request.headers, request.body, operation);
   }
 
-  #credential(): Promise<FxiaokeCredential> {
-    return this.#store.get(this.#credentialKey, () => this.#issueToken());
+  /**
+   * The current credential from the (possibly shared) store. A stored value this version cannot read — an
+   * entry written by another version, or for another flow — is discarded once and re-issued, instead of
+   * being sent and failing forever.
+   */
+  async #credential(): Promise<FxiaokeCredential> {
+    const issue = () => this.#issueToken();
+    for (let attempt = 0; ; attempt++) {
+      const stored: unknown = await this.#store.get(this.#credentialKey, issue);
+      const parsed = fxiaokeCredentialSchema.safeParse(stored);
+      if (parsed.success && parsed.data.flow === this.#settings.authFlow) {
+        // Tokens issued by another process reach this one through the store: mask them here too.
+        registerSecret(parsed.data.token);
+        return parsed.data;
+      }
+      const storedId =
+        typeof stored === 'object' && stored !== null && 'id' in stored && typeof stored.id === 'string'
+          ? stored.id
+          : '';
+      if (attempt > 0) {
+        throw new FxiaokeError(
+          '凭据存储返回了无法识别的纷享销客令牌 / the credential store returned an unreadable Fxiaoke credential',
+          {
+            kind: 'internal',
+            fault: 'ours',
+            code: 'FXIAOKE_BAD_STORED_CREDENTIAL',
+            path: '(credential store)',
+          },
+        );
+      }
+      this.#logger.warn('fxiaoke.stored_credential_unreadable', { key: this.#credentialKey });
+      await this.#store.invalidate(this.#credentialKey, storedId);
+    }
   }
 
   async #issueToken(): Promise<FxiaokeCredential> {

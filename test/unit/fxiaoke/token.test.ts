@@ -158,6 +158,33 @@ describe('Fxiaoke tokens', () => {
       }
     });
 
+    it('a stored credential it cannot use (another flow, e.g. written by another version) is replaced, not sent', async () => {
+      const store = new InMemoryCredentialStore<FxiaokeCredential>(() => T0);
+      const fx = server(() => ok({ data: { _id: 'a' } }));
+      const client = new FxiaokeClient(settingsFor('legacy'), {
+        dispatcher: fx.agent,
+        clock: () => T0,
+        credentialStore: store,
+      });
+      try {
+        await store.get(client.credentialKey, async () => ({
+          id: 'stale',
+          renewAtMs: T0 + 3_600_000,
+          expiresAtMs: T0 + 7_200_000,
+          flow: 'oauth2',
+          token: 'OTHER-FLOW-TOKEN',
+          ea: 'x',
+          issuedAtMs: T0,
+        }));
+        await client.get('AccountObj', 'a');
+        assert.equal(fx.tokenCalls().length, 1);
+        assert.equal(tokenUsedBy(fx.dataCalls()[0]), tokenString(1));
+      } finally {
+        await client.close();
+        await fx.close();
+      }
+    });
+
     it('concurrent first calls share one token call', async () => {
       const fx = server(() => ok({ data: { _id: 'a' } }), 'oauth2');
       const client = new FxiaokeClient(settingsFor('oauth2'), { dispatcher: fx.agent });
