@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { K3CloudEmulator } from '../../../infra/local/k3cloud-emulator/api.ts';
+import { InMemoryCredentialStore } from '../../../lib/credentials.ts';
 import { K3CLOUD_SANDBOX_IDENTITY } from '../../../lib/k3cloud/config.ts';
+import type { K3SessionCredential } from '../../../lib/k3cloud/session.ts';
 import { kdSignatureHeader } from '../../../lib/k3cloud/signing.ts';
 import {
   AUTH_MODES,
@@ -210,6 +212,34 @@ describe('k3cloud client: auth modes against the emulator', () => {
         }
       });
     }
+
+    it('session age policy: renewed in the background after 15 min, never used past 20 min', async () => {
+      let now = Date.parse('2026-01-05T09:00:00Z');
+      const clock = () => now;
+      const store = new InMemoryCredentialStore<K3SessionCredential>(clock);
+      const { client } = clientFor(emulator.url, 'app-secret', {}, { clock, credentialStore: store });
+      try {
+        emulator.resetStats();
+        await client.executeBillQuery(QUERY);
+        assert.equal(emulator.stats().logins, 1);
+        now += 14 * 60_000;
+        await client.executeBillQuery(QUERY);
+        assert.equal(emulator.stats().logins, 1, 'young session: no login');
+        now += 2 * 60_000; // 16 min: renewal window
+        await client.executeBillQuery(QUERY);
+        for (let i = 0; i < 100 && emulator.stats().logins < 2; i++)
+          await new Promise((r) => setTimeout(r, 5));
+        assert.equal(emulator.stats().logins, 2, 'one background renewal');
+        now += 10 * 60_000; // 26 min after the first login, 10 after the renewal
+        await client.executeBillQuery(QUERY);
+        assert.equal(emulator.stats().logins, 2, 'the renewed session is used');
+        now += 11 * 60_000; // 21 min after the renewal: past maxAge, a fresh login before use
+        await client.executeBillQuery(QUERY);
+        assert.equal(emulator.stats().logins, 3);
+      } finally {
+        await client.close();
+      }
+    });
 
     it('View after expiry: the server answers {} without an error, the client still re-logs in once', async () => {
       const { client } = clientFor(emulator.url, 'password');
