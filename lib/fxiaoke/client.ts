@@ -687,6 +687,18 @@ export class FxiaokeClient {
       });
       const last = page.records.at(-1);
       if (!last) return;
+      if (afterId !== undefined && last._id <= afterId) {
+        // The server did not honour `_id GT`: paging on would loop over the same page forever.
+        throw new FxiaokeError(
+          `纷享销客没有按 _id 游标返回下一页（${apiName}）/ Fxiaoke ignored the _id keyset filter for ${apiName}; stopping instead of looping`,
+          {
+            kind: 'internal',
+            fault: 'theirs',
+            code: 'FXIAOKE_KEYSET_IGNORED',
+            path: dataPath(apiName, 'query'),
+          },
+        );
+      }
       afterId = last._id;
       yield { records: page.records, cursor: { keyset: 'id', afterId } };
       if (page.records.length < limit) return;

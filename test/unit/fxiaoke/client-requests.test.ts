@@ -231,6 +231,51 @@ describe('FxiaokeClient request building', () => {
     });
   });
 
+  describe('keyset paging', () => {
+    it('sends _id GT <last id> with offset 0 and _id ascending, and stops on a short page', async () => {
+      const pages = [[{ _id: 'a1' }, { _id: 'a2' }], [{ _id: 'a3' }]];
+      const fx = scriptedFxiaoke(withToken('legacy', () => ok({ data: { dataList: pages.shift() ?? [] } })));
+      const client = new FxiaokeClient(settingsFor('legacy'), { dispatcher: fx.agent });
+      try {
+        const ids: string[] = [];
+        for await (const record of client.queryAll('AccountObj', { pageSize: 2 })) ids.push(record._id);
+        assert.deepEqual(ids, ['a1', 'a2', 'a3']);
+        const infos = fx.dataCalls().map((c) => dataOf(c).search_query_info);
+        assert.deepEqual(infos[1], {
+          limit: 2,
+          offset: 0,
+          filters: [{ field_name: '_id', operator: 'GT', field_values: ['a2'] }],
+          orders: [{ fieldName: '_id', isAsc: true }],
+        });
+        assert.equal(infos.length, 2);
+      } finally {
+        await client.close();
+        await fx.close();
+      }
+    });
+
+    it('stops with an error instead of looping when the server ignores the keyset filter', async () => {
+      const fx = scriptedFxiaoke(
+        withToken('legacy', () => ok({ data: { dataList: [{ _id: 'a1' }, { _id: 'a2' }] } })),
+      );
+      const client = new FxiaokeClient(settingsFor('legacy'), { dispatcher: fx.agent });
+      try {
+        await assert.rejects(
+          async () => {
+            for await (const _record of client.queryAll('AccountObj', { pageSize: 2 })) {
+              // drain
+            }
+          },
+          { code: 'FXIAOKE_KEYSET_IGNORED' },
+        );
+        assert.equal(fx.dataCalls().length, 2);
+      } finally {
+        await client.close();
+        await fx.close();
+      }
+    });
+  });
+
   describe('writes', () => {
     it('create puts dataObjectApiName inside object_data, passes details and per-call flow flags', async () => {
       const fx = scriptedFxiaoke(withToken('legacy', () => ok({ dataId: 'so1' })));
