@@ -43,6 +43,8 @@ export interface RouteDeps {
   thirdTraceIdPolicy: ThirdTraceIdPolicy;
   /** Remember a thirdTraceId; returns false when it was seen before. */
   rememberTraceId: (id: string) => boolean;
+  /** Objects with an approval flow on create (`triggerApprovalFlow` starts it). */
+  approvalFlowObjects: ReadonlySet<string>;
   /** Hand change events to the push dispatcher (only when the write asked for workflows). */
   emit: (events: readonly ChangeEvent[]) => void;
 }
@@ -359,7 +361,10 @@ const crmHandlers: Record<string, Route> = {
         throw missingParameter('data.object_data.dataObjectApiName');
       }
       const apiName = objectFor(call, deps, rawApiName);
-      const result = deps.engine.create(apiName, data.object_data, data.details, writeOptions(caller, flags));
+      const result = deps.engine.create(apiName, data.object_data, data.details, {
+        ...writeOptions(caller, flags),
+        startApproval: flags.triggerApprovalFlow !== false && deps.approvalFlowObjects.has(apiName),
+      });
       emitUnlessSuppressed(deps, result.events, flags.triggerWorkFlow);
       // includeDetailIds: the response shape is UNKNOWN (spec §4.3); ids are listed per detail apiName,
       // in the order the rows were sent.

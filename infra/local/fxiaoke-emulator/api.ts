@@ -13,6 +13,7 @@
  *   GET  /__emulator/objects                 → describes of every object
  *   POST /__emulator/objects                 ← {objects: [ObjectSpec…]} declare custom objects → {declared}
  *   GET  /__emulator/requests                → the last API requests (path, errorCode, ms)
+ *   POST /__emulator/approve                 ← {apiName, id, approved} finish an approval flow (sends the push)
  *   POST /__emulator/reset                   → drop all data and re-seed
  *   GET  /                                   → a small HTML page to edit a customer / an order by hand
  */
@@ -68,6 +69,11 @@ export interface FxiaokeEmulatorOptions {
   dailyQuota?: number;
   /** More objects declared as data (custom objects `object_…__c`); see `metadata.ts` for the shape. */
   objects?: unknown[];
+  /**
+   * Objects with an approval flow on create: a create without `triggerApprovalFlow: false` starts
+   * `under_review` and locked until `POST /__emulator/approve`. Default: none.
+   */
+  approvalFlowObjects?: string[];
   /** Existing detail rows omitted from an update's `details`: deleted (`replace`, default) or kept (`merge`). */
   detailUpdateMode?: 'replace' | 'merge';
   /** Pushes delivered at the same time. Default 8. */

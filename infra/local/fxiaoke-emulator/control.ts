@@ -22,6 +22,7 @@ export interface ControlDeps {
   setCallbackUrls(urls: string[]): void;
   callbackUrls(): string[];
   edit(request: FxiaokeEditRequest): Promise<{ dataId: string }>;
+  finishApproval(apiName: string, id: string, approved: boolean): void;
   engine: CrmEngine;
   registry: ObjectRegistry;
   store: RecordStore;
@@ -57,6 +58,7 @@ const editSchema = z.object({
   details: z.record(z.string(), z.array(record)).optional(),
   editor: z.string().min(1).optional(),
 });
+const approvalSchema = z.object({ apiName: z.string().min(1), id: z.string().min(1), approved: z.boolean() });
 const callbacksSchema = z.object({ urls: z.array(z.url()) });
 const recordsSchema = z.object({ records: z.array(record).max(100_000) });
 const objectsSchema = z.object({ objects: z.array(z.unknown()).min(1) });
@@ -136,6 +138,11 @@ export async function handleControl(
     if (path === '/__emulator/edit' && method === 'POST') {
       const request = parse(editSchema, await readJson(req, deps.maxBodyBytes));
       return send(res, 200, await deps.edit(request));
+    }
+    if (path === '/__emulator/approve' && method === 'POST') {
+      const request = parse(approvalSchema, await readJson(req, deps.maxBodyBytes));
+      deps.finishApproval(request.apiName, request.id, request.approved);
+      return send(res, 200, { ok: true });
     }
     if (path === '/__emulator/reset' && method === 'POST') {
       deps.reset();

@@ -40,6 +40,11 @@ export interface WriteOptions {
   hasSpecifyCreatedBy?: boolean;
   /** Allow changing locked data (spec §4.4 `skipDataStatusValidate`). */
   skipDataStatusValidate?: boolean;
+  /**
+   * Create only: the object has an approval flow and the caller did not pass `triggerApprovalFlow: false`,
+   * so the new record starts `under_review` and locked until the flow finishes.
+   */
+  startApproval?: boolean;
   /** Overrides the engine's {@link DetailUpdateMode} for this call (UI edits always replace). */
   detailUpdateMode?: DetailUpdateMode;
 }
@@ -468,6 +473,30 @@ export class CrmEngine {
   }
 
   /**
+   * Finish the approval flow of a record that is `under_review`: approved → `normal`, rejected →
+   * `ineffective` (a new record whose creation was not approved, spec §5.1); unlocked either way.
+   * @throws {FxiaokeApiError} not found, or not under review.
+   */
+  finishApproval(apiName: string, id: string, approved: boolean, actor: Actor): ChangeEvent[] {
+    const object = this.#registry.require(apiName);
+    const now = this.#clock();
+    const tx = new Transaction(this.#store);
+    const existing = this.#existing(object, id, actor, tx);
+    if (existing.life_status !== 'under_review') {
+      throw validationFailed(`数据 ${id} 不在审批中`, `${apiName} ${id} is not under review`);
+    }
+    const next: MutableRecord = {
+      ...existing,
+      life_status: approved ? 'normal' : 'ineffective',
+      lock_status: '0',
+    };
+    this.#touch(next, actor, now);
+    tx.put(apiName, next);
+    this.#store.commit(tx.changes());
+    return [{ apiName, dataId: id, kind: 'update', changedAtMs: now }];
+  }
+
+  /**
    * Insert many records of one object at once (control endpoint / tests): validated like create, committed
    * in one batch, no change events.
    * @throws {FxiaokeApiError} on the first invalid row; nothing is inserted then.
@@ -612,8 +641,9 @@ export class CrmEngine {
       create_time: typeof record.create_time === 'number' ? record.create_time : now,
       last_modified_by: [actorId],
       last_modified_time: now,
-      life_status: 'normal',
-      lock_status: record.lock_status ?? '0',
+      life_status: options.startApproval ? 'under_review' : 'normal',
+      // Fxiaoke locks a record while its approval runs.
+      lock_status: options.startApproval ? '1' : (record.lock_status ?? '0'),
       record_type: record.record_type ?? 'default__c',
       version: '1',
       is_deleted: false,

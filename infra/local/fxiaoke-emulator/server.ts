@@ -228,6 +228,7 @@ export async function startFxiaokeEmulator(options: FxiaokeEmulatorOptions = {})
     enterpriseAccount: identity.enterpriseAccount,
     corpId,
     thirdTraceIdPolicy: options.thirdTraceId ?? 'require',
+    approvalFlowObjects: new Set(options.approvalFlowObjects ?? []),
     rememberTraceId(id) {
       if (traceIds.has(id)) return false;
       if (traceIds.size >= MAX_TRACE_IDS_REMEMBERED) {
@@ -483,6 +484,9 @@ export async function startFxiaokeEmulator(options: FxiaokeEmulatorOptions = {})
         },
         callbackUrls: () => callbackUrls,
         edit,
+        finishApproval: (apiName, id, approved) => {
+          emit(engine.finishApproval(apiName, id, approved, { employeeId: '1000', bypassPermissions: true }));
+        },
         engine,
         registry,
         store,

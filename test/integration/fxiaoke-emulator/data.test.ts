@@ -738,3 +738,54 @@ describe('fxiaoke emulator: CRM data', () => {
     });
   });
 });
+
+describe('fxiaoke emulator: approval flows (triggerApprovalFlow)', () => {
+  it('starts under_review and locked when the object has an approval flow, unless triggerApprovalFlow is false', async () => {
+    const emulator = await startTestEmulator(testClock(), {
+      controlEnabled: true,
+      approvalFlowObjects: ['AccountObj'],
+    });
+    try {
+      const session = await legacySession(emulator);
+      const create = (extra: Record<string, unknown>) =>
+        session.call(`${V2}/create`, {
+          ...extra,
+          data: {
+            object_data: { dataObjectApiName: 'AccountObj', name: `审批客户 ${JSON.stringify(extra)}` },
+          },
+        });
+      const reviewed = await create({});
+      const direct = await create({ triggerApprovalFlow: false });
+      const get = async (id: unknown) =>
+        dataOf(
+          await session.call(`${V2}/get`, { data: { dataObjectApiName: 'AccountObj', objectDataId: id } }),
+        );
+      const pending = await get(reviewed.dataId);
+      assert.equal(pending.life_status, 'under_review');
+      assert.equal(pending.lock_status, '1');
+      assert.equal((await get(direct.dataId)).life_status, 'normal');
+      const locked = await session.call(`${V2}/update`, {
+        data: { object_data: { dataObjectApiName: 'AccountObj', _id: reviewed.dataId, remark: 'x' } },
+      });
+      assert.equal(locked.errorCode, FX_CODE_DATA_VALIDATION, 'a record under approval is locked');
+
+      const approve = await fetch(`${emulator.url}/__emulator/approve`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ apiName: 'AccountObj', id: reviewed.dataId, approved: true }),
+      });
+      assert.equal(approve.status, 200);
+      const approved = await get(reviewed.dataId);
+      assert.equal(approved.life_status, 'normal');
+      assert.equal(approved.lock_status, '0');
+      const again = await fetch(`${emulator.url}/__emulator/approve`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ apiName: 'AccountObj', id: reviewed.dataId, approved: false }),
+      });
+      assert.equal(again.status, 400, 'no longer under review');
+    } finally {
+      await emulator.close();
+    }
+  });
+});
