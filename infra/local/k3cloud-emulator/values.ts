@@ -92,7 +92,8 @@ export function getCI(object: Record<string, unknown>, name: string): unknown {
 /** Round half away from zero to `decimals` places (K3 amounts use 2). */
 export function round(value: number, decimals: number): number {
   const factor = 10 ** decimals;
-  return (Math.sign(value) * Math.round(Math.abs(value) * factor + Number.EPSILON)) / factor;
+  // toPrecision(15) removes binary noise first (1.005 * 100 = 100.49999999999999 → 100.5).
+  return (Math.sign(value) * Math.round(Number((Math.abs(value) * factor).toPrecision(15)))) / factor;
 }
 
 /** A number from a JSON number or numeric string; undefined otherwise. Empty string counts as 0. */
