@@ -7,7 +7,7 @@
  *   K3CLOUD_EMULATOR_DATA_DIR      keep the ERP data here across restarts (default: memory only)
  *   K3CLOUD_EMULATOR_LATENCY_MS    added to every response (default 0)
  *   K3CLOUD_EMULATOR_SESSION_IDLE_MS  idle session lifetime (default 1 200 000 = 20 min)
- *   K3CLOUD_EMULATOR_CONTROL       `false` turns the control endpoint off (default on)
+ *   K3CLOUD_EMULATOR_CONTROL       `true`/`false`: serve `/__emulator/…` (default: on for a loopback host only)
  *   K3CLOUD_ACCT_ID, K3CLOUD_USERNAME, K3CLOUD_APP_ID, K3CLOUD_APP_SECRET, K3CLOUD_PASSWORD — the accepted
  *   identity, with the sandbox defaults of `lib/k3cloud/config.ts`, so one `.env` configures client and
  *   emulator; K3CLOUD_LOGIN_SIGN_ALGORITHM=sha1 makes it behave as a server older than 8.0.0.202205.
@@ -33,8 +33,13 @@ const schema = z.object({
     .int()
     .positive()
     .default(DEFAULT_SESSION_IDLE_TIMEOUT_MS),
-  K3CLOUD_EMULATOR_CONTROL: z.enum(['true', 'false']).default('true'),
+  K3CLOUD_EMULATOR_CONTROL: z.enum(['true', 'false']).optional(),
 });
+
+/** The control endpoint can reset all data: serve it by default only on a loopback address. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
 
 async function main(): Promise<void> {
   const logger = createLogger({ base: { component: 'k3cloud-emulator' } });
@@ -53,7 +58,8 @@ async function main(): Promise<void> {
     ...(env.K3CLOUD_EMULATOR_DATA_DIR ? { dataDir: env.K3CLOUD_EMULATOR_DATA_DIR } : {}),
     latencyMs: env.K3CLOUD_EMULATOR_LATENCY_MS,
     sessionIdleTimeoutMs: env.K3CLOUD_EMULATOR_SESSION_IDLE_MS,
-    controlEnabled: env.K3CLOUD_EMULATOR_CONTROL === 'true',
+    controlEnabled:
+      (env.K3CLOUD_EMULATOR_CONTROL ?? String(isLoopback(env.K3CLOUD_EMULATOR_HOST))) === 'true',
     loginSignAlgorithms: [config.loginSignAlgorithm],
     logger,
   });
