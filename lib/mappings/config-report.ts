@@ -70,9 +70,7 @@ function invalidTypeMessage(expected: string, input: unknown): string {
 
 function sizeMessage(issue: z.core.$ZodIssueTooSmall | z.core.$ZodIssueTooBig): string {
   const small = issue.code === 'too_small';
-  const bound = small
-    ? (issue as z.core.$ZodIssueTooSmall).minimum
-    : (issue as z.core.$ZodIssueTooBig).maximum;
+  const bound = issue.code === 'too_small' ? issue.minimum : issue.maximum;
   const inclusive = issue.inclusive !== false;
   switch (issue.origin) {
     case 'string':

@@ -112,7 +112,8 @@ export function k3Equals(key: string, value: string | number): string {
  */
 export function k3In(key: string, values: readonly (string | number)[]): string {
   if (values.length === 0) throw new TypeError(`k3In(${key}): empty value list`);
-  if (values.length === 1) return k3Equals(key, values[0] as string | number);
+  const [only] = values;
+  if (values.length === 1 && only !== undefined) return k3Equals(key, only);
   return `${k3FieldKey(key)} IN (${values.map(k3Literal).join(',')})`;
 }
 

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
+import { z } from 'zod';
 import { type CrmRecord, type CrmRecordWithDetails, crmRecordSchema } from '../../../lib/fxiaoke/records.ts';
 import { parseSyncConfig, type SyncConfig } from '../../../lib/mappings/config.ts';
 import { MappingError } from '../../../lib/mappings/errors.ts';
@@ -59,8 +60,26 @@ export function configWith(edit: (config: ConfigEdit) => void): SyncConfig {
   return parseSyncConfig(stringify(raw), { source: 'edited.yaml' });
 }
 
-export function fixture<T = unknown>(name: string): T {
-  return JSON.parse(readFileSync(new URL(`../../fixtures/mappings/${name}`, import.meta.url), 'utf8')) as T;
+/** A fixture file's JSON, unparsed: callers validate it like any payload. */
+export function fixture(name: string): unknown {
+  return JSON.parse(readFileSync(new URL(`../../fixtures/mappings/${name}`, import.meta.url), 'utf8'));
+}
+
+const plainRecord = z.record(z.string(), z.unknown());
+const salesOrderFileSchema = z.object({
+  record: plainRecord,
+  details: z.object({ SalesOrderProductObj: z.array(plainRecord) }),
+});
+type SalesOrderFile = z.output<typeof salesOrderFileSchema>;
+
+/** The raw (unvalidated) record of a fixture file holding one record. */
+export function rawRecord(name: string): Record<string, unknown> {
+  return plainRecord.parse(fixture(name));
+}
+
+/** The raw sales order fixture ({record, details}). */
+export function rawSalesOrder(): SalesOrderFile {
+  return salesOrderFileSchema.parse(fixture('sales-order.json'));
 }
 
 /** A CRM record as the Fxiaoke client hands it over: validated by the shared record schema. */
@@ -69,19 +88,11 @@ export function crmRecord(raw: unknown): CrmRecord {
 }
 
 export function accountFixture(overrides: Record<string, unknown> = {}): CrmRecord {
-  return crmRecord({ ...fixture<Record<string, unknown>>('account-obj.json'), ...overrides });
+  return crmRecord({ ...rawRecord('account-obj.json'), ...overrides });
 }
 
-export function salesOrderFixture(
-  edit: (raw: {
-    record: Record<string, unknown>;
-    details: { SalesOrderProductObj: Record<string, unknown>[] };
-  }) => void = () => {},
-): CrmRecordWithDetails {
-  const raw = fixture<{
-    record: Record<string, unknown>;
-    details: { SalesOrderProductObj: Record<string, unknown>[] };
-  }>('sales-order.json');
+export function salesOrderFixture(edit: (raw: SalesOrderFile) => void = () => {}): CrmRecordWithDetails {
+  const raw = rawSalesOrder();
   edit(raw);
   return {
     record: crmRecord(raw.record),
@@ -90,18 +101,20 @@ export function salesOrderFixture(
 }
 
 export function productFixtures(): CrmRecord[] {
-  return fixture<unknown[]>('products.json').map(crmRecord);
+  return z.array(z.unknown()).parse(fixture('products.json')).map(crmRecord);
 }
 
-export interface RowsFixture {
-  FormId: string;
-  FieldKeys: string;
-  rows: unknown[][];
-}
+const rowsFixtureSchema = z.object({
+  FormId: z.string(),
+  FieldKeys: z.string(),
+  rows: z.array(z.array(z.unknown())),
+});
+export type RowsFixture = z.output<typeof rowsFixtureSchema>;
 
+/** A named ExecuteBillQuery answer from `k3-query-rows.json`. */
 export function k3Rows(name: string): RowsFixture {
-  const all = fixture<Record<string, RowsFixture>>('k3-query-rows.json');
-  const found = all[name];
+  const all = z.record(z.string(), z.unknown()).parse(fixture('k3-query-rows.json'));
+  const found = name === '_comment' ? undefined : rowsFixtureSchema.optional().parse(all[name]);
   assert.ok(found, `no K3 rows fixture ${name}`);
   return found;
 }
