@@ -498,7 +498,7 @@ export class CrmEngine {
 
   /**
    * Insert many records of one object at once (control endpoint / tests): validated like create, committed
-   * in one batch, no change events.
+   * in one batch, no change events. `create_time`, `created_by` and `last_modified_time` may be given.
    * @throws {FxiaokeApiError} on the first invalid row; nothing is inserted then.
    */
   bulkInsert(apiName: string, rows: readonly Readonly<Record<string, unknown>>[], actor: Actor): string[] {
@@ -509,6 +509,10 @@ export class CrmEngine {
     const ids = rows.map((row) => {
       const masterOwner = object.masterField ? this.#masterOwner(object, row, tx) : undefined;
       const record = this.#buildNew(object, row, options, tx, now, masterOwner);
+      // Seeding history: a given last_modified_time is kept (create_time already is, via hasSpecifyTime).
+      if (typeof row.last_modified_time === 'number' && Number.isInteger(row.last_modified_time)) {
+        record.last_modified_time = row.last_modified_time;
+      }
       this.#checkReferences(object, record, tx);
       tx.put(apiName, record);
       return String(record._id);

@@ -61,6 +61,7 @@ const OBJECTS_DIR = 'objects';
 const MAX_STAT_PATHS = 500;
 const MAX_TRACE_IDS_REMEMBERED = 100_000;
 const RECENT_REQUESTS_KEPT = 200;
+const CLOSE_GRACE_MS = 5_000;
 
 export interface RecentRequest {
   at: number;
@@ -204,6 +205,9 @@ export async function startFxiaokeEmulator(options: FxiaokeEmulatorOptions = {})
   const recent: RecentRequest[] = [];
   const traceIds = new Set<string>();
   let tokenCallsInFlight = 0;
+  /** API requests being handled; close() lets them finish before the store closes. */
+  let requestsInFlight = 0;
+  let onIdle: (() => void) | undefined;
 
   const emit = (events: readonly ChangeEvent[]): void => {
     if (callbackUrls.length === 0) return;
@@ -502,10 +506,16 @@ export async function startFxiaokeEmulator(options: FxiaokeEmulatorOptions = {})
       });
       return;
     }
-    handleApi(req, res, url).catch((error: unknown) => {
-      logger.error('fxiaoke_emulator.request_failed', { error });
-      if (!res.headersSent) sendJson(res, 200, envelope(-2, '系统错误', String(error)));
-    });
+    requestsInFlight += 1;
+    handleApi(req, res, url)
+      .catch((error: unknown) => {
+        logger.error('fxiaoke_emulator.request_failed', { error });
+        if (!res.headersSent) sendJson(res, 200, envelope(-2, '系统错误', String(error)));
+      })
+      .finally(() => {
+        requestsInFlight -= 1;
+        if (requestsInFlight === 0) onIdle?.();
+      });
   });
   server.on('connection', (socket) => {
     openSockets.add(socket);
@@ -563,6 +573,16 @@ export async function startFxiaokeEmulator(options: FxiaokeEmulatorOptions = {})
       closing ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
+        // Requests already being handled finish (and commit) before the store closes; bounded, so a
+        // client that never sends the rest of its body cannot hold the shutdown.
+        if (requestsInFlight > 0) {
+          await Promise.race([
+            new Promise<void>((resolve) => {
+              onIdle = resolve;
+            }),
+            sleep(CLOSE_GRACE_MS),
+          ]);
+        }
         const pending: PendingPush[] = await pushes.close();
         if (store.persistent) {
           store.writeAux(PENDING_PUSHES_FILE, pending);
