@@ -286,19 +286,27 @@ describe('k3cloud client: auth modes against the emulator', () => {
       try {
         await client.executeBillQuery(QUERY);
         emulator.resetStats();
-        emulator.setFaults({ latencyMs: 50 });
+        // Hold every request in the emulator (its latency runs before authentication) and expire the session
+        // once all of them have arrived: each then meets a dead session on the wire.
+        emulator.setFaults({ latencyMs: 300 });
         const customers = Array.from({ length: 6 }, () => newCustomer('F'));
         const burst = Promise.all(
           customers.map(({ model }) => client.save({ formId: 'BD_Customer', model })),
         );
-        // The requests are on the wire and held by the emulator's latency; expire the session under them.
-        await new Promise((resolve) => setTimeout(resolve, 10));
+        for (let i = 0; i < 200 && (emulator.stats().calls.Save ?? 0) < customers.length; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 2));
+        }
         emulator.expireAllSessions();
         await burst;
         emulator.setFaults({});
         for (const { number } of customers) {
           assert.equal(await countByNumber(emulator, 'BD_Customer', number), 1, number);
         }
+        assert.equal(
+          emulator.stats().calls.Save,
+          12,
+          'every save met the dead session once, then went through',
+        );
         assert.equal(emulator.stats().logins, 1);
       } finally {
         emulator.setFaults({});
