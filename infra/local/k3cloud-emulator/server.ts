@@ -436,7 +436,8 @@ export async function startK3CloudEmulator(options: K3CloudEmulatorOptions = {})
       return;
     }
     const spec = OPERATIONS.get(route.key);
-    const operation = spec?.name ?? route.method;
+    // Client-chosen text ends up in stats and the request log: keep it short.
+    const operation = spec?.name ?? route.method.slice(0, 64);
     calls[operation] = (calls[operation] ?? 0) + 1;
     const wrap = (body: unknown) => (spec?.query ? wrapQueryError(body) : body);
     const started = clock();
@@ -453,7 +454,7 @@ export async function startK3CloudEmulator(options: K3CloudEmulatorOptions = {})
     if (latency > 0) await new Promise((resolve) => setTimeout(resolve, latency));
 
     const log = (httpStatus: number, outcome: string, formId?: string) =>
-      logRequest({ at: started, operation, formId: formId ?? null, httpStatus, outcome });
+      logRequest({ at: started, operation, formId: formId?.slice(0, 64) ?? null, httpStatus, outcome });
 
     if (body === 'too-large') {
       // The rest of an oversized body is not read: close the connection after answering.
