@@ -133,24 +133,31 @@ describe('k3cloud client: error classes via emulator faults', () => {
   });
 
   it('a timeout on a read is transient after the retries; on a write it is outcome-unknown', async () => {
-    emulator.setFaults({ latencyMs: 400 });
-    const error = await rejection(test.client.executeBillQuery(QUERY, { timeoutMs: 50 }));
+    // The emulator holds each request for 1.5 s; our deadline is far shorter, yet long enough to send.
+    emulator.setFaults({ latencyMs: 1_500 });
+    const error = await rejection(test.client.executeBillQuery(QUERY, { timeoutMs: 100 }));
     assert.equal(error.kind, 'transient');
     assert.equal(error.code, 'K3_TIMEOUT');
     const write = await rejection(
-      test.client.save({ formId: 'BD_Customer', model: newCustomer('TTO').model }, { timeoutMs: 50 }),
+      test.client.save({ formId: 'BD_Customer', model: newCustomer('TTO').model }, { timeoutMs: 300 }),
     );
     assert.equal(write.kind, 'outcome-unknown');
+    assert.match(write.message, /timed out/);
   });
 
   it('an aborted write that was already sent is outcome-unknown; one aborted before sending is not', async () => {
-    emulator.setFaults({ latencyMs: 400 });
+    emulator.setFaults({ latencyMs: 1_500 });
+    emulator.resetStats();
     const controller = new AbortController();
     const pending = test.client.save(
       { formId: 'BD_Customer', model: newCustomer('TAB').model },
       { signal: controller.signal },
     );
-    setTimeout(() => controller.abort(), 30);
+    // Abort once the emulator has received the request.
+    for (let i = 0; i < 500 && (emulator.stats().calls.Save ?? 0) < 1; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    controller.abort();
     assert.equal((await rejection(pending)).kind, 'outcome-unknown');
     const early = await rejection(
       test.client.save(
