@@ -3,9 +3,9 @@
  * The implementation lives next to this file; `startFxiaokeEmulator` is exported from `./server.ts`.
  *
  * The control endpoint (when enabled) speaks the same types as JSON under `<origin>/__emulator/`:
- *   GET  /__emulator/stats                   → FxiaokeEmulatorStats
- *   POST /__emulator/faults                  ← FxiaokeFaultSpec (replaces active faults; `{}` clears)
- *   POST /__emulator/callbacks               ← {urls: string[]} (replaces the push targets)
+ *   GET  /__emulator/stats                   → FxiaokeEmulatorStats   (POST /__emulator/stats/reset zeroes it)
+ *   POST /__emulator/faults                  ← FxiaokeFaultSpec (replaces active faults; `{}` clears; GET reads)
+ *   POST /__emulator/callbacks               ← {urls: string[]} (replaces the push targets; GET reads)
  *   POST /__emulator/edit                    ← {apiName, id?, fields, details?} "a salesperson edits a
  *                                              record" (creates when id is absent) → {dataId}; sends the push
  *   GET  /__emulator/records/<apiName>       → stored records

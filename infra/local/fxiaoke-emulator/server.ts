@@ -247,7 +247,7 @@ export async function startFxiaokeEmulator(options: FxiaokeEmulatorOptions = {})
   const routes = buildRoutes();
 
   const countCall = (path: string): void => {
-    const key = path in calls || Object.keys(calls).length < MAX_STAT_PATHS ? path : '(other)';
+    const key = Object.hasOwn(calls, path) || Object.keys(calls).length < MAX_STAT_PATHS ? path : '(other)';
     calls[key] = (calls[key] ?? 0) + 1;
   };
 
