@@ -4,8 +4,8 @@
  *
  * The pipeline resolves the references first and hands them in: the ERP customer number of the order's
  * account (running the customer flow when the account is not synced yet) and, for every product on the
- * order, its ERP material ({@link materialOfProduct} says which number; the pipeline checks that K3 has it).
- * A product missing from that map is a business error naming the product.
+ * order, its ERP material (`materials.ts`: which number a product names, whether K3 has it audited and
+ * enabled, which unit to sell in). A product missing from that map is a business error naming the product.
  *
  * The flow writes, in this order: FID, FBillTypeID (create only), FBillNo (only when it is the external
  * key), FDate, FSaleOrgId, FCustId, the external key field, FSaleOrderFinance {FSettleCurrId,
@@ -32,6 +32,7 @@ import {
   k3Equals,
   parseBillQueryRows,
 } from './k3-requests.ts';
+import type { ResolvedMaterial } from './materials.ts';
 import { buildSaveData, subHeadersOf } from './save-payload.ts';
 
 export const SALE_ORDER_FORM_ID = 'SAL_SaleOrder';
@@ -39,14 +40,6 @@ const ENTRY_KEY = 'FSaleOrderEntry';
 const FINANCE_KEY = 'FSaleOrderFinance';
 const FLOW_PATH = 'flows.salesOrderToSaleOrder';
 const LINE_API_NAME = 'SalesOrderProductObj';
-
-/** The ERP material of a CRM product. */
-export interface ResolvedMaterial {
-  /** BD_MATERIAL number, e.g. `WL0001`. */
-  number: string;
-  /** Sales unit number (`Pcs`); when absent the flow's `defaultUnitNumber` is used. */
-  unitNumber?: string | undefined;
-}
 
 /** References the pipeline resolved before mapping. */
 export interface SaleOrderRefs {
@@ -103,43 +96,6 @@ export interface SaleOrderMapping {
   /** The mapped lines in entry order. */
   lines: SaleOrderLine[];
   notes: MappingNote[];
-}
-
-/**
- * The ERP material a CRM product names: `material.overrideField` when filled, else `material.crmField`
- * (default `product_code`), with the unit from `material.unitField` through `material.unitDictionary`.
- * Returns undefined when the product names no material. The pipeline checks the number exists in K3 and
- * passes the result to {@link mapSalesOrderToSaleOrder} in `refs.materials`.
- *
- * @throws {MappingError} kind `config` when the product's unit has no dictionary entry.
- */
-export function materialOfProduct(product: CrmRecord, config: SyncConfig): ResolvedMaterial | undefined {
-  const flow = requireFlow(config, 'salesOrderToSaleOrder');
-  const pick = (field: string | undefined) =>
-    field === undefined ? undefined : readCrmString(product, field)?.trim();
-  const number = pick(flow.material.overrideField) || pick(flow.material.crmField);
-  if (!number) return undefined;
-  const { unitField, unitDictionary } = flow.material;
-  if (unitField === undefined || unitDictionary === undefined) return { number };
-  const problems = new ProblemList();
-  const ctx: RuleContext = {
-    config,
-    flowPath: FLOW_PATH,
-    flowDictionaries: flow.dictionaries,
-    problems,
-    notes: [],
-  };
-  const unitRule: CrmToK3Rule = {
-    from: unitField,
-    read: 'text',
-    trim: true,
-    dictionary: unitDictionary,
-    required: false,
-    createOnly: false,
-  };
-  const unit = applyCrmRule('FUnitID', unitRule, product, ctx);
-  problems.throwIfAny(crmRecordRef(product, 'ProductObj'));
-  return { number, unitNumber: typeof unit === 'string' ? unit : undefined };
 }
 
 /** The live detail rows of the order, in a stable order (creation time, then id). */

@@ -40,6 +40,7 @@ import {
   type K3BillQuery,
   parseOrgIds,
 } from '../../../lib/mappings/k3-requests.ts';
+import { buildMaterialQuery, parseMaterialRows, resolveMaterials } from '../../../lib/mappings/materials.ts';
 import {
   buildInStockPush,
   buildPurchaseOrderQuery,
@@ -49,9 +50,7 @@ import { buildDeliveryNoticePush } from '../../../lib/mappings/sale-order-to-del
 import {
   buildSaleOrderLookup,
   mapSalesOrderToSaleOrder,
-  materialOfProduct,
   parseSaleOrderLookup,
-  type ResolvedMaterial,
 } from '../../../lib/mappings/sales-order-to-sale-order.ts';
 import {
   accountFixture,
@@ -136,12 +135,24 @@ describe('example config against the K3Cloud emulator', () => {
   it('sales order: create with entries, then an update keeps FEntryIDs and deletes the removed line', async () => {
     assert.ok(state.customerNumber, 'needs the customer of the previous test');
     const products = productFixtures();
-    const materials = new Map<string, ResolvedMaterial>();
-    for (const product of products.slice(0, 2)) {
-      const material = materialOfProduct(product, config);
-      if (material) materials.set(product._id, material);
-    }
-    materials.set('65a0000000000000000000a5', { number: 'WL0005', unitNumber: 'Pcs' });
+    const materialNumbers = ['WL0001', 'WL0003', 'WL0005', 'ZB-OLD-CODE'];
+    const materialQuery = buildMaterialQuery(config, materialNumbers);
+    const erpMaterials = parseMaterialRows(materialQuery, await query(materialQuery));
+    assert.deepEqual([...erpMaterials.keys()].sort(), ['WL0001', 'WL0003', 'WL0005']);
+    const { materials, unusable } = resolveMaterials(products, config, erpMaterials);
+    assert.deepEqual(
+      [...materials.values()],
+      [
+        { number: 'WL0001', unitNumber: 'Pcs' },
+        { number: 'WL0003', unitNumber: 'Pcs' },
+        { number: 'WL0005', unitNumber: 'Pcs' },
+      ],
+      'base units from K3; the override field wins over an outdated product code',
+    );
+    assert.deepEqual(
+      unusable.map((u) => u.reason),
+      ['no-number'],
+    );
     const refs = { customerNumber: state.customerNumber, materials };
 
     const order = salesOrderFixture();

@@ -1,24 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { K3Model } from '../../../lib/mappings/k3-requests.ts';
+import type { ResolvedMaterial } from '../../../lib/mappings/materials.ts';
 import {
   buildSaleOrderLookup,
   buildSaleOrderWriteBack,
   type ExistingSaleOrder,
   mapSalesOrderToSaleOrder,
-  materialOfProduct,
   parseSaleOrderLookup,
-  type ResolvedMaterial,
   type SaleOrderRefs,
 } from '../../../lib/mappings/sales-order-to-sale-order.ts';
-import {
-  configWith,
-  exampleConfig,
-  k3Rows,
-  mappingError,
-  productFixtures,
-  salesOrderFixture,
-} from './helpers.ts';
+import { configWith, exampleConfig, k3Rows, mappingError, salesOrderFixture } from './helpers.ts';
 
 const config = exampleConfig();
 const ORDER = ['flows', 'salesOrderToSaleOrder'] as const;
@@ -348,24 +340,6 @@ describe('sales-order-to-sale-order', () => {
         mapSalesOrderToSaleOrder(order, withDefault, refs({ [P_SCREWS]: { number: 'WL0005' } })).save.Model,
       );
       assert.deepEqual(rows[2]?.FUnitID, { FNumber: 'Pcs' });
-    });
-  });
-
-  describe('materialOfProduct', () => {
-    const [boxCase, board, screws, sample] = productFixtures();
-
-    it('takes the product code, or the filled override, with the unit through the dictionary', () => {
-      assert.ok(boxCase && board && sample);
-      assert.deepEqual(materialOfProduct(boxCase, config), { number: 'WL0001', unitNumber: 'Pcs' });
-      assert.deepEqual(materialOfProduct(board, config), { number: 'WL0003', unitNumber: 'Box' });
-      assert.equal(materialOfProduct(sample, config), undefined);
-    });
-
-    it('an unknown unit option is a config error naming the dictionary', () => {
-      assert.ok(screws);
-      const error = mappingError(() => materialOfProduct(screws, config));
-      assert.equal(error.kind, 'config');
-      assert.match(error.message, /flows\.salesOrderToSaleOrder\.dictionaries\.units/);
     });
   });
 
