@@ -18,6 +18,7 @@
  */
 
 import { ConfigError } from '../errors.ts';
+import type { Filter } from '../fxiaoke/query.ts';
 import type { CrmRecord } from '../fxiaoke/records.ts';
 import { readCrmString } from '../fxiaoke/records.ts';
 import type { DeliverySourceForm, DeliveryToFxiaokeFlow, SyncConfig } from './config.ts';
@@ -263,13 +264,6 @@ export interface ExistingDeliveryNote {
   lines: readonly CrmRecord[];
 }
 
-/** A Fxiaoke query filter (spec §4.1). */
-export interface CrmFilter {
-  field_name: string;
-  operator: 'EQ';
-  field_values: string[];
-}
-
 export interface DeliveryNoteMapping {
   action: 'upsert';
   mode: 'create' | 'update';
@@ -280,8 +274,8 @@ export interface DeliveryNoteMapping {
   details: Record<string, Record<string, unknown>[]>;
   /** Existing detail rows no ERP line claims any more. */
   removedLineIds: string[];
-  /** Query filters that find an existing note for this (bill, order): external key + order. */
-  lookupFilters: CrmFilter[];
+  /** Query filters (for the Fxiaoke client) that find an existing note of this (bill, order). */
+  lookupFilters: Filter[];
   contentHash: string;
   notes: MappingNote[];
 }
@@ -308,10 +302,10 @@ function crmNumber(value: number): string {
   return String(Object.is(value, -0) ? 0 : value);
 }
 
-function noteLookupFilters(flow: DeliveryToFxiaokeFlow, billNo: string, orderId: string): CrmFilter[] {
+function noteLookupFilters(flow: DeliveryToFxiaokeFlow, billNo: string, orderId: string): Filter[] {
   return [
-    { field_name: flow.note.externalKeyField, operator: 'EQ', field_values: [billNo] },
-    { field_name: flow.note.orderField, operator: 'EQ', field_values: [orderId] },
+    { field: flow.note.externalKeyField, operator: 'EQ', values: [billNo] },
+    { field: flow.note.orderField, operator: 'EQ', values: [orderId] },
   ];
 }
 

@@ -176,8 +176,8 @@ describe('delivery-to-fxiaoke', () => {
 
     it('gives the filters that find an earlier note of the same bill and order', () => {
       assert.deepEqual(created.lookupFilters, [
-        { field_name: 'field_erp_bill_no__c', operator: 'EQ', field_values: ['XSCKD000001'] },
-        { field_name: 'sales_order_id', operator: 'EQ', field_values: [ORDER_ID] },
+        { field: 'field_erp_bill_no__c', operator: 'EQ', values: ['XSCKD000001'] },
+        { field: 'sales_order_id', operator: 'EQ', values: [ORDER_ID] },
       ]);
     });
 
