@@ -47,7 +47,7 @@ export interface DynamoRateLimiterOptions {
   limit: RateLimit | ((bucket: string) => RateLimit);
   /** Sub-windows per window (1–50). More slots: closer to the full budget, more items read per call. */
   slots?: number;
-  /** Longest a caller waits before failing with `RATE_LIMIT_WAIT_EXCEEDED`. Default: window + one slot. */
+  /** Longest a caller waits before failing with `RATE_LIMIT_WAIT_EXCEEDED`. Default: window + two slots. */
   maxWaitMs?: number;
   settleMs?: number;
   clock?: Clock;
@@ -124,7 +124,8 @@ export class DynamoRateLimiter implements RateLimiter {
         `限流窗口过短 / Rate-limit window too short for ${bucket}`,
         'STATE_BAD_OPTION',
       );
-    const deadlineMs = this.#clock() + (this.#maxWaitMs ?? limit.windowMs + slotMs);
+    // The longest a lone caller can have to wait is one window plus the slot it started in.
+    const deadlineMs = this.#clock() + (this.#maxWaitMs ?? limit.windowMs + 2 * slotMs);
 
     for (;;) {
       const now = this.#clock();
@@ -149,7 +150,7 @@ export class DynamoRateLimiter implements RateLimiter {
       const freeAtMs = (current + slotsToWait) * slotMs;
       // Jitter spreads the waiters of all Lambda copies so they do not hit the counter in one burst.
       const delayMs = freeAtMs - now + Math.floor(this.#random() * Math.min(slotMs * 0.1, 100));
-      if (now + delayMs > deadlineMs) {
+      if (freeAtMs > deadlineMs) {
         this.#logger.warn('state.rate-limit.wait-exceeded', { bucket, retryAfterMs: freeAtMs - now });
         throw new RateLimitWaitError(bucket, freeAtMs - now);
       }

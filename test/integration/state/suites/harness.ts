@@ -70,6 +70,9 @@ export class ManualClock {
   }
 }
 
+/** Real time allowed for in-flight I/O between two virtual-time steps (generous: CI machines are slow). */
+const STALL_LIMIT_MS = 30_000;
+
 /**
  * Virtual time for many concurrent tasks: `sleep` parks a task; {@link VirtualTime.run} advances the clock
  * to the earliest wake-up only when every unfinished task is parked, so each task sees time move exactly as
@@ -101,7 +104,12 @@ export class VirtualTime {
     const all = Promise.allSettled(promises);
     while (settled < tasks.length) {
       // Let in-flight I/O finish until every unfinished task is parked in sleep().
+      const waitingSince = Date.now();
       while (settled + this.#timers.length < tasks.length) {
+        if (Date.now() - waitingSince > STALL_LIMIT_MS) {
+          // A task that never sleeps nor finishes (a busy loop) must fail the test, not hang it.
+          throw new Error(`VirtualTime: tasks made no progress for ${STALL_LIMIT_MS} ms of real time`);
+        }
         await new Promise((resolve) => setTimeout(resolve, 1));
       }
       if (settled >= tasks.length) break;
