@@ -85,6 +85,12 @@ export interface DynamoCredentialStoreOptions<T extends Credential> {
   logger?: Logger;
   /** Names this store instance in leases (diagnostics only). Default: a random id. */
   instanceId?: string;
+  /**
+   * Keep the credential in process memory until its `renewAtMs`, so a warm Lambda makes no DynamoDB read
+   * per vendor call (default true). Safe because a credential the server rejects is reported through
+   * {@link DynamoCredentialStore.invalidate}, which drops the local copy before the table's.
+   */
+  localCache?: boolean;
 }
 
 const failureSchema = z.object({
@@ -179,6 +185,9 @@ export class DynamoCredentialStore<T extends Credential> implements CredentialSt
   readonly #random: () => number;
   readonly #logger: Logger;
   readonly #instanceId: string;
+  readonly #localCache: boolean;
+  /** This process's copy of each credential, used until its renewAt without reading the table. */
+  readonly #cache = new Map<string, T>();
 
   constructor(options: DynamoCredentialStoreOptions<T>) {
     this.#table = new StateTable(options.client, options.tableName);
@@ -195,6 +204,7 @@ export class DynamoCredentialStore<T extends Credential> implements CredentialSt
     this.#random = options.random ?? Math.random;
     this.#logger = (options.logger ?? silentLogger).child({ component: 'state.credentials' });
     this.#instanceId = options.instanceId ?? randomUUID();
+    this.#localCache = options.localCache ?? true;
   }
 
   /**
@@ -207,6 +217,14 @@ export class DynamoCredentialStore<T extends Credential> implements CredentialSt
    */
   async get(key: string, issue: IssueCredential<T>): Promise<T> {
     checkKey(key);
+    const cached = this.#cache.get(key);
+    if (cached && this.#clock() < cached.renewAtMs) return cached;
+    const credential = await this.#resolve(key, issue);
+    if (this.#localCache) this.#cache.set(key, credential);
+    return credential;
+  }
+
+  async #resolve(key: string, issue: IssueCredential<T>): Promise<T> {
     const startedAtMs = this.#clock();
     const deadlineMs = startedAtMs + this.#maxWaitMs;
     const awaitedFlights = new Set<string>();
@@ -263,6 +281,7 @@ export class DynamoCredentialStore<T extends Credential> implements CredentialSt
    */
   async invalidate(key: string, id: string): Promise<void> {
     checkKey(key);
+    if (this.#cache.get(key)?.id === id) this.#cache.delete(key);
     const result = await this.#table.update({
       key: { pk: itemKey(key) },
       update: 'REMOVE #payload, #credentialId, #renewAtMs, #expiresAtMs, #issuedAtMs ADD #generation :one',

@@ -104,6 +104,32 @@ export function credentialSuite(ctx: StateTestContext): void {
       });
     });
 
+    describe('local cache', () => {
+      it('a warm instance serves its copy until renewAt without reading the table', async () => {
+        const key = uniqueId('fxiaoke:token');
+        const clock = new ManualClock();
+        const { state, issue } = countingIssuer(clock.clock, 0);
+        const warm = store({ clock: clock.clock });
+        const first = await warm.get(key, issue);
+        await store({ clock: clock.clock }).invalidate(key, first.id); // another copy drops it in the table
+        assert.deepEqual(await warm.get(key, issue), first, 'served from memory');
+        await warm.invalidate(key, first.id); // this copy hits the dead session itself
+        assert.equal((await warm.get(key, issue)).id, 'session-2');
+        assert.equal(state.calls, 2);
+      });
+
+      it('with localCache: false every get reads the table', async () => {
+        const key = uniqueId('fxiaoke:token');
+        const clock = new ManualClock();
+        const { state, issue } = countingIssuer(clock.clock, 0);
+        const cold = store({ clock: clock.clock, localCache: false });
+        const first = await cold.get(key, issue);
+        await store({ clock: clock.clock }).invalidate(key, first.id);
+        assert.equal((await cold.get(key, issue)).id, 'session-2');
+        assert.equal(state.calls, 2);
+      });
+    });
+
     describe('invalidate', () => {
       it('50 callers reporting the same dead session, then calling get, cause exactly one re-login', async () => {
         const key = uniqueId('k3cloud:acct:demo');
