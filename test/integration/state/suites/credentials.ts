@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
 import { SyncError } from '../../../../lib/errors.ts';
+import { type FxiaokeCredential, fxiaokeCredentialSchema } from '../../../../lib/fxiaoke/token.ts';
+import { type K3SessionCredential, k3SessionCredentialSchema } from '../../../../lib/k3cloud/session.ts';
 import {
   CredentialIssueError,
   DynamoCredentialStore,
@@ -416,6 +418,53 @@ export function credentialSuite(ctx: StateTestContext): void {
         const got = await store({ clock: clock.clock }).get(key, async () => session(7, clock.now));
 
         assert.equal(got.id, 'session-7');
+      });
+
+      it('round-trips the real credential types of lib/k3cloud and lib/fxiaoke', async () => {
+        const clock = new ManualClock();
+        const k3Store = new DynamoCredentialStore<K3SessionCredential>({
+          client: ctx.dynamo.client,
+          tableName: ctx.tables.coordination,
+          schema: k3SessionCredentialSchema,
+          clock: clock.clock,
+          localCache: false,
+        });
+        const k3Session: K3SessionCredential = {
+          id: 'digest-0123456789abcdef',
+          renewAtMs: clock.now + 15 * 60_000,
+          expiresAtMs: clock.now + 20 * 60_000,
+          type: 'k3cloud-session',
+          authMode: 'app-secret',
+          cookies: [
+            { name: 'ASP.NET_SessionId', value: 'fakeaspnetsessionid000000' },
+            { name: 'kdservice-sessionid', value: '00000000-fake-4000-8000-000000000000' },
+          ],
+          kdsvcSessionId: '00000000-fake-4000-8000-000000000000',
+          issuedAtMs: clock.now,
+        };
+        const k3Key = uniqueId('k3cloud:http://127.0.0.1:8090/k3cloud/:5f1a2b3c4d5e6f:demo');
+        await k3Store.get(k3Key, async () => k3Session);
+        assert.deepEqual(await k3Store.get(k3Key, async () => assert.fail('no second login')), k3Session);
+
+        const fxStore = new DynamoCredentialStore<FxiaokeCredential>({
+          client: ctx.dynamo.client,
+          tableName: ctx.tables.coordination,
+          schema: fxiaokeCredentialSchema,
+          clock: clock.clock,
+          localCache: false,
+        });
+        const token: FxiaokeCredential = {
+          id: 'token-digest-1',
+          renewAtMs: clock.now + 6_600_000,
+          expiresAtMs: clock.now + 7_200_000,
+          flow: 'legacy',
+          token: 'FAKECORPACCESSTOKEN0000000000000',
+          corpId: 'FSCID_FAKE',
+          issuedAtMs: clock.now,
+        };
+        const fxKey = uniqueId('fxiaoke:FSAID_5a4d80x');
+        await fxStore.get(fxKey, async () => token);
+        assert.deepEqual(await fxStore.get(fxKey, async () => assert.fail('no second token call')), token);
       });
 
       it('rejects an empty key with InvalidInputError', async () => {
