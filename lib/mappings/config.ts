@@ -262,6 +262,17 @@ const salesOrderToSaleOrderSchema = z.strictObject({
   taxRatePercent: z.number().min(0).max(100).optional(),
   /** CRM `sales_price` includes tax (default true) → FTaxPrice; false → FPrice. */
   priceIncludesTax: z.boolean().default(true),
+  /** Order line unit price field (default `sales_price`). */
+  priceField: crmField.default('sales_price'),
+  /**
+   * Order line discount field in percent (e.g. `discount`): when set, the price sent is price × discount/100.
+   * Unset (default) when the price field is already the net price.
+   */
+  discountField: crmField.optional(),
+  /** Order line amount field checked against quantity × net price (default `subtotal`). */
+  subtotalField: crmField.default('subtotal'),
+  /** A line whose amount differs from quantity × net price by more than 0.01 fails (default true). */
+  checkSubtotal: z.boolean().default(true),
   /** A line priced 0: `error` (default; K3: 非赠品单价不能为0) or `free` (send it as a gift, FIsFree). */
   zeroPriceLines: z.enum(['error', 'free']).default('error'),
   /** CRM date field → FDate (default `order_time`). */
@@ -541,6 +552,15 @@ function crossCheck(config: z.output<typeof syncConfigObject>, ctx: z.Refinement
       order.externalKey.erpField,
       issues,
     );
+    for (const target of Object.keys(order.entryFields)) {
+      if (target.includes('.')) {
+        issues.push({
+          path: ['flows', 'salesOrderToSaleOrder', 'entryFields', target],
+          message:
+            'entry rows have no sub-headers; use a plain field key / 分录没有子表头，请使用普通字段标识',
+        });
+      }
+    }
     checkTargets(
       'salesOrderToSaleOrder',
       'entryFields',

@@ -362,7 +362,7 @@ export function mapDeliveryBillToNote(
   if (flow.note.formIdField !== undefined) data[flow.note.formIdField] = bill.formId;
   const date = crmDate(bill.date);
   if (date !== undefined) data[flow.note.dateField] = date;
-  applyErpRules(flow.note.fields, bill.headerRow, bill.formId, data, ctx);
+  applyErpRules(flow.note.fields, bill.headerRow, data, ctx);
 
   const rows: { lineId: string; product: string; row: Record<string, unknown> }[] = [];
   for (const line of lines) {
@@ -392,7 +392,7 @@ export function mapDeliveryBillToNote(
     );
     const only = candidates.length === 1 ? candidates[0] : undefined;
     if (only !== undefined) row[flow.noteLine.orderLineField] = only._id;
-    applyErpRules(flow.noteLine.fields, line.row, bill.formId, row, { ...ctx, scope });
+    applyErpRules(flow.noteLine.fields, line.row, row, { ...ctx, scope });
     rows.push({ lineId: String(line.entryId), product: productId, row });
   }
   problems.throwIfAny(record);

@@ -16,14 +16,7 @@ import {
 import type { CrmToK3Rule, Dictionary, ErpToCrmRule, SyncConfig } from './config.ts';
 import { findDictionary } from './config.ts';
 import { type MappingNote, type ProblemList, showValue } from './errors.ts';
-import {
-  cellNumber,
-  cellText,
-  type K3Model,
-  type K3Row,
-  type K3Value,
-  parseK3NaiveMs,
-} from './k3-requests.ts';
+import { cellText, type K3Model, type K3Row, type K3Value, parseK3NaiveMs } from './k3-requests.ts';
 
 type Scalar = string | number | boolean;
 
@@ -302,21 +295,23 @@ export function setModelValue(model: K3Model, target: string, value: K3Value): v
 /** Fxiaoke date fields hold 00:00 China Standard Time of the calendar day (spec §5.1). */
 const CHINA_OFFSET_MS = 8 * 3_600_000;
 
-function readErp(
-  row: K3Row,
-  key: string,
-  rule: ErpToCrmRule,
-  formId: string,
-  ctx: RuleContext,
-): Scalar | undefined {
+function readErp(row: K3Row, key: string, rule: ErpToCrmRule, ctx: RuleContext): Scalar | undefined {
   switch (rule.read) {
     case 'text': {
       const text = cellText(row, key);
       const value = rule.trim ? text?.trim() : text;
       return value === '' ? undefined : value;
     }
-    case 'number':
-      return cellNumber(row, key, formId);
+    case 'number': {
+      const raw = row[key];
+      if (raw === null || raw === undefined || raw === '') return undefined;
+      const value = typeof raw === 'number' ? raw : typeof raw === 'string' ? Number(raw.trim()) : Number.NaN;
+      if (!Number.isFinite(value)) {
+        invalid(ctx, key, raw, { zh: '数字', en: 'number', code: 'INVALID_NUMBER' });
+        return undefined;
+      }
+      return value;
+    }
     case 'date':
     case 'datetime': {
       const text = cellText(row, key);
@@ -351,7 +346,6 @@ export function applyErpRule(
   target: string,
   rule: ErpToCrmRule,
   row: K3Row,
-  formId: string,
   ctx: RuleContext,
 ): Scalar | undefined {
   const source = rule.from ?? target;
@@ -360,7 +354,7 @@ export function applyErpRule(
     rule.const !== undefined
       ? rule.const
       : rule.from !== undefined
-        ? readErp(row, rule.from, rule, formId, ctx)
+        ? readErp(row, rule.from, rule, ctx)
         : undefined;
   if (ctx.problems.size > before) return undefined;
   const settled = settle(read, rule, source, target, ctx);
@@ -376,12 +370,11 @@ export function applyErpRule(
 export function applyErpRules(
   rules: Readonly<Record<string, ErpToCrmRule>>,
   row: K3Row,
-  formId: string,
   data: Record<string, unknown>,
   ctx: RuleContext,
 ): void {
   for (const [target, rule] of Object.entries(rules)) {
-    const value = applyErpRule(target, rule, row, formId, ctx);
+    const value = applyErpRule(target, rule, row, ctx);
     if (value !== undefined) data[target] = value;
   }
 }

@@ -20,7 +20,7 @@ import { requireFlow } from './config.ts';
 import { buildWriteBack, type CrmObjectData, crmRecordRef, readExternalKey } from './crm-record.ts';
 import { matchRows, type SourceLine } from './entry-matching.ts';
 import { MappingError, type MappingNote, ProblemList, showValue } from './errors.ts';
-import { applyCrmRule, applyCrmRules, type RuleContext } from './field-rules.ts';
+import { applyCrmRule, applyCrmRules, type RuleContext, roundDecimal } from './field-rules.ts';
 import { contentHash } from './hash.ts';
 import {
   buildBillQuery,
@@ -40,6 +40,8 @@ const ENTRY_KEY = 'FSaleOrderEntry';
 const FINANCE_KEY = 'FSaleOrderFinance';
 const FLOW_PATH = 'flows.salesOrderToSaleOrder';
 const LINE_API_NAME = 'SalesOrderProductObj';
+/** Line amounts are in cents; allow for the CRM's own rounding of quantity × price. */
+const SUBTOTAL_TOLERANCE = 0.01 + 1e-9;
 
 /** References the pipeline resolved before mapping. */
 export interface SaleOrderRefs {
@@ -123,6 +125,8 @@ interface MappedLine {
   info: SaleOrderLine;
   key: string | undefined;
   createOnly: string[];
+  /** `entryFields` text targets left empty: cleared ('') on kept rows of an update. */
+  emptyText: string[];
 }
 
 function mapLine(
@@ -178,16 +182,19 @@ function mapLine(
     });
   }
 
-  const price = readCrmNumber(line, 'sales_price');
+  const listPrice = readCrmNumber(line, flow.priceField);
+  const discount = flow.discountField === undefined ? 100 : (readCrmNumber(line, flow.discountField) ?? 100);
+  // K3 keeps unit prices to 6 decimals at most (price precision of the preset currencies).
+  const price = listPrice === undefined ? undefined : roundDecimal((listPrice * discount) / 100, 6);
   let free = false;
   if (price === undefined || price < 0) {
     problems.add({
       kind: 'business',
       code: price === undefined ? 'REQUIRED_FIELD_MISSING' : 'INVALID_PRICE',
-      field: 'sales_price',
-      value: line.sales_price,
-      zh: `${scope.zh}销售单价 sales_price ${price === undefined ? '为空或不是数字' : '不能为负数'}`,
-      en: `${scope.en}sales_price ${price === undefined ? 'is empty or not a number' : 'must not be negative'}`,
+      field: flow.priceField,
+      value: line[flow.priceField],
+      zh: `${scope.zh}销售单价 ${flow.priceField} ${price === undefined ? '为空或不是数字' : '不能为负数'}`,
+      en: `${scope.en}${flow.priceField} ${price === undefined ? 'is empty or not a number' : 'must not be negative'}`,
     });
   } else if (price === 0) {
     if (flow.zeroPriceLines === 'free') {
@@ -196,10 +203,33 @@ function mapLine(
       problems.add({
         kind: 'business',
         code: 'ZERO_PRICE',
-        field: 'sales_price',
-        value: line.sales_price,
+        field: flow.priceField,
+        value: line[flow.priceField],
         zh: `${scope.zh}销售单价为 0；金蝶拒绝非赠品的零单价（非赠品单价不能为0）。如为赠品，请设置 ${FLOW_PATH}.zeroPriceLines: free`,
-        en: `${scope.en}sales_price is 0; K3 rejects a zero price on a non-gift line (非赠品单价不能为0). For gifts set ${FLOW_PATH}.zeroPriceLines: free`,
+        en: `${scope.en}the price is 0; K3 rejects a zero price on a non-gift line (非赠品单价不能为0). For gifts set ${FLOW_PATH}.zeroPriceLines: free`,
+      });
+    }
+  }
+  const subtotal = readCrmNumber(line, flow.subtotalField);
+  const lineIsSound = problems.size === before;
+  if (
+    flow.checkSubtotal &&
+    lineIsSound &&
+    subtotal !== undefined &&
+    price !== undefined &&
+    quantity !== undefined
+  ) {
+    const amount = roundDecimal(quantity * price, 2);
+    // The CRM rounds line amounts to cents; more than a cent apart means the price is read wrongly (most
+    // often: the discount is applied in the CRM amount but not configured here, or the other way round).
+    if (Math.abs(amount - subtotal) > SUBTOTAL_TOLERANCE) {
+      problems.add({
+        kind: 'config',
+        code: 'SUBTOTAL_MISMATCH',
+        field: flow.subtotalField,
+        value: line[flow.subtotalField],
+        zh: `${scope.zh}数量 × 单价 = ${amount}，与纷享小计 ${subtotal} 不符：请检查 ${FLOW_PATH}.priceField/discountField（单价是否已含折扣）`,
+        en: `${scope.en}quantity × price = ${amount}, but the CRM line amount is ${subtotal}: check ${FLOW_PATH}.priceField/discountField (is the price already discounted?)`,
       });
     }
   }
@@ -241,6 +271,7 @@ function mapLine(
     row,
     key: key || undefined,
     createOnly: applied.createOnly,
+    emptyText: applied.emptyText,
     info: { crmLineId: line._id, productId, materialNumber: material.number, quantity },
   };
 }
@@ -358,6 +389,9 @@ export function mapSalesOrderToSaleOrder(
     const row: K3Model = { FEntryID: entryId };
     for (const [rowKey, value] of Object.entries(line.row)) {
       if (!line.createOnly.includes(rowKey)) row[rowKey] = value;
+    }
+    for (const target of line.emptyText) {
+      if (!line.createOnly.includes(target) && row[target] === undefined) row[target] = '';
     }
     return row;
   });

@@ -267,52 +267,42 @@ describe('field rules', () => {
     it('dates become epoch ms at 00:00 GMT+8, datetimes use the K3 server offset', () => {
       const ctx = context();
       assert.equal(
-        applyErpRule('delivery_date', erpRule({ from: 'FDate', read: 'date' }), row, 'SAL_OUTSTOCK', ctx),
+        applyErpRule('delivery_date', erpRule({ from: 'FDate', read: 'date' }), row, ctx),
         Date.UTC(2026, 10, 24, 16),
       );
       assert.equal(
-        applyErpRule(
-          'field_at__c',
-          erpRule({ from: 'FModifyDate', read: 'datetime' }),
-          row,
-          'SAL_OUTSTOCK',
-          ctx,
-        ),
+        applyErpRule('field_at__c', erpRule({ from: 'FModifyDate', read: 'datetime' }), row, ctx),
         Date.UTC(2026, 10, 25, 1, 30, 12, 347),
       );
     });
 
     it('numbers become decimal text, as Fxiaoke stores them', () => {
       const ctx = context();
+      assert.equal(applyErpRule('n', erpRule({ from: 'FRealQty', read: 'number' }), row, ctx), '2.5');
       assert.equal(
-        applyErpRule('n', erpRule({ from: 'FRealQty', read: 'number' }), row, 'SAL_OUTSTOCK', ctx),
-        '2.5',
-      );
-      assert.equal(
-        applyErpRule(
-          'n',
-          erpRule({ from: 'FRealQty', read: 'number', decimals: 2 }),
-          row,
-          'SAL_OUTSTOCK',
-          ctx,
-        ),
+        applyErpRule('n', erpRule({ from: 'FRealQty', read: 'number', decimals: 2 }), row, ctx),
         '2.50',
+      );
+    });
+
+    it('a value that is not a number is a business problem naming the K3 field', () => {
+      const ctx = context();
+      assert.equal(applyErpRule('n', erpRule({ from: 'FNote', read: 'number' }), row, ctx), undefined);
+      assert.deepEqual(
+        problemsIn(ctx).problems.map((p) => [p.kind, p.code, p.field]),
+        [['business', 'INVALID_NUMBER', 'FNote']],
       );
     });
 
     it('text is trimmed; booleans and dictionaries work as in the other direction', () => {
       const ctx = context();
-      assert.equal(applyErpRule('remark', erpRule('FNote'), row, 'SAL_OUTSTOCK', ctx), '加急');
-      assert.equal(
-        applyErpRule('f', erpRule({ from: 'FIsFree', read: 'boolean' }), row, 'SAL_OUTSTOCK', ctx),
-        false,
-      );
+      assert.equal(applyErpRule('remark', erpRule('FNote'), row, ctx), '加急');
+      assert.equal(applyErpRule('f', erpRule({ from: 'FIsFree', read: 'boolean' }), row, ctx), false);
       assert.equal(
         applyErpRule(
           'status',
           erpRule({ from: 'FDocumentStatus', dictionary: 'customerType' }),
           { FDocumentStatus: '1' },
-          'X',
           ctx,
         ),
         'KHLB001_SYS',

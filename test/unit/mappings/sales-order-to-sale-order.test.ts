@@ -186,6 +186,11 @@ describe('sales-order-to-sale-order', () => {
         assert.ok(fields.includes(key), `NeedUpDateFields has ${key}`);
       }
       assert.equal(fields.includes('FEntryID'), false);
+      assert.deepEqual(
+        entries(model).map((r) => r.FEntryNote),
+        ['黑色', '', undefined],
+        'a note emptied in the CRM is cleared on its kept row; new rows simply omit it',
+      );
       assert.equal(fields.includes('FID'), false);
       assert.equal(mapping.contentHash, mapSalesOrderToSaleOrder(order, config, refs()).contentHash);
     });
@@ -309,6 +314,7 @@ describe('sales-order-to-sale-order', () => {
         const line = raw.details.SalesOrderProductObj[2];
         assert.ok(line);
         line.sales_price = '0.00';
+        line.subtotal = '0.00';
       });
       const error = mappingError(() => mapSalesOrderToSaleOrder(gift, config, refs()));
       assert.equal(error.code, 'MAPPING_ZERO_PRICE');
@@ -317,6 +323,32 @@ describe('sales-order-to-sale-order', () => {
       const rows = entries(mapSalesOrderToSaleOrder(gift, free, refs()).save.Model);
       assert.equal(rows[2]?.FIsFree, true);
       assert.equal(rows[2]?.FTaxPrice, 0);
+    });
+
+    it('applies the line discount when configured, and checks the result against the CRM amount', () => {
+      const discounted = salesOrderFixture((raw) => {
+        const line = raw.details.SalesOrderProductObj[1];
+        assert.ok(line);
+        Object.assign(line, { quantity: '100', sales_price: '12.00', discount: '95', subtotal: '1140.00' });
+      });
+      const rows = entries(mapSalesOrderToSaleOrder(discounted, config, refs()).save.Model);
+      assert.equal(rows[0]?.FTaxPrice, 11.4);
+      assert.equal(rows[0]?.FQty, 100);
+
+      const netPrices = configWith((c) => c.delete([...ORDER, 'discountField']));
+      const error = mappingError(() => mapSalesOrderToSaleOrder(discounted, netPrices, refs()));
+      assert.equal(error.kind, 'config');
+      assert.equal(error.code, 'MAPPING_SUBTOTAL_MISMATCH');
+      assert.match(error.message, /quantity × price = 1200, but the CRM line amount is 1140/);
+
+      const unchecked = configWith((c) => {
+        c.delete([...ORDER, 'discountField']);
+        c.set([...ORDER, 'checkSubtotal'], false);
+      });
+      assert.equal(
+        entries(mapSalesOrderToSaleOrder(discounted, unchecked, refs()).save.Model)[0]?.FTaxPrice,
+        12,
+      );
     });
 
     it('an order without lines is refused', () => {
