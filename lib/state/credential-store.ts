@@ -169,7 +169,10 @@ export class CredentialIssueError extends StateError {
   }
 }
 
-/** DynamoDB-backed {@link CredentialStore}: one login for all concurrent Lambda copies. */
+/**
+ * DynamoDB-backed {@link CredentialStore}: one login for all concurrent Lambda copies.
+ * The constructor throws {@link InvalidInputError} for non-positive durations.
+ */
 export class DynamoCredentialStore<T extends Credential> implements CredentialStore<T> {
   readonly #table: StateTable;
   readonly #schema: CredentialParser<T>;

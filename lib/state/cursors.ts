@@ -82,6 +82,7 @@ export interface CursorStoreOptions {
   logger?: Logger;
 }
 
+/** Forward-only watermarks of the scheduled polls (see the module comment). */
 export class CursorStore {
   readonly #table: StateTable;
   readonly #clock: Clock;

@@ -93,6 +93,7 @@ const MAX_DETAIL_LENGTH = 2_000;
 /** A record→expire→re-record race can repeat only if the item keeps expiring under us; two rounds suffice. */
 const RECORD_ATTEMPTS = 3;
 
+/** The event inbox (see the module comment). The constructor throws InvalidInputError for a retention under 1 s. */
 export class EventInbox {
   readonly #table: StateTable;
   readonly #retentionMs: number;

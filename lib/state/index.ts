@@ -59,7 +59,11 @@ export interface State {
   ): DynamoRateLimiter;
 }
 
-/** Build every state store over one client (no I/O happens here). */
+/**
+ * Build every state store over one client (no I/O happens here).
+ *
+ * @throws {InvalidInputError} for an invalid retention (and, from `credentials`/`rateLimiter`, invalid options).
+ */
 export function createState(options: CreateStateOptions): State {
   const { client, tables, clock, logger } = options;
   const common = { client, ...(clock ? { clock } : {}), ...(logger ? { logger } : {}) };

@@ -240,6 +240,7 @@ function isNameToken(token: string): token is NameToken {
   return token in NAMES;
 }
 
+/** CRM ↔ ERP links and the claim protocol (see the module comment). */
 export class LinkStore {
   readonly #table: StateTable;
   readonly #clock: Clock;
@@ -570,7 +571,11 @@ export class LinkStore {
   }
 }
 
-/** Primary key of a link item. */
+/**
+ * Primary key of a link item.
+ *
+ * @throws {InvalidInputError} for an apiName/formId that is not an identifier, or an empty/oversized id.
+ */
 export function primaryKey(key: LinkKey): { pk: string; sk: string } {
   checkType(key.apiName, 'apiName');
   checkType(key.formId, 'formId');

@@ -69,6 +69,10 @@ export class RateLimitWaitError extends StateError {
   }
 }
 
+/**
+ * The shared rate limiter (see the module comment). The constructor throws InvalidInputError for `slots`
+ * outside 1–50.
+ */
 export class DynamoRateLimiter implements RateLimiter {
   readonly #table: StateTable;
   readonly #limit: (bucket: string) => RateLimit;

@@ -124,6 +124,7 @@ export interface SyncLogOptions {
   logger?: Logger;
 }
 
+/** The per-attempt sync log. The constructor throws InvalidInputError for a retention under 1 s. */
 export class SyncLog {
   readonly #table: StateTable;
   readonly #retentionMs: number;

@@ -71,6 +71,7 @@ export function toDocumentClient(client: DynamoDBClient): DynamoDBDocumentClient
   });
 }
 
+/** One table, wrapped once per store; every method maps SDK failures to StateError. */
 export class StateTable {
   readonly name: string;
   readonly #doc: DynamoDBDocumentClient;
