@@ -15,6 +15,7 @@ import { extname } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
 import { parseConfigText } from './config-report.ts';
+import { parseK3NaiveMs } from './k3-requests.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // Building blocks
@@ -376,6 +377,7 @@ const deliveryToFxiaokeSchema = z.strictObject({
   startFrom: z
     .string()
     .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date yyyy-MM-dd / 应为日期 yyyy-MM-dd')
+    .refine((date) => parseK3NaiveMs(date) !== undefined, 'is not a calendar date / 不是有效日期')
     .optional(),
   /** Re-read window before the cursor, in ms (default 300000 = 5 min): late commits are not missed. */
   overlapMs: z.int().min(0).max(86_400_000).default(300_000),
@@ -591,6 +593,21 @@ function crossCheck(config: z.output<typeof syncConfigObject>, ctx: z.Refinement
   }
   const delivery = flows.deliveryToFxiaoke;
   if (delivery) {
+    const reserved: [string, readonly string[]][] = [
+      ['note', [delivery.note.externalKeyField, delivery.note.orderField]],
+      ['noteLine', [delivery.noteLine.productField, delivery.noteLine.quantityField]],
+    ];
+    for (const [section, keys] of reserved) {
+      const rules = section === 'note' ? delivery.note.fields : delivery.noteLine.fields;
+      for (const target of Object.keys(rules)) {
+        if (keys.includes(target)) {
+          issues.push({
+            path: ['flows', 'deliveryToFxiaoke', section, 'fields', target],
+            message: `${target} is written by the flow itself (external key, order or product link, quantity); remove it / ${target} 由同步流程自动填写，请删除此项`,
+          });
+        }
+      }
+    }
     const known = knownIn(delivery.dictionaries);
     for (const [section, rules] of [
       ['note', delivery.note.fields],

@@ -259,6 +259,53 @@ describe('mapping config', () => {
       assert.match(text, /flows\.saleOrderToDeliveryNotice: needs flows\.salesOrderToSaleOrder enabled/);
     });
 
+    it('delivery notes: fields the flow writes cannot be remapped; startFrom must be a real date', () => {
+      const problems = yamlProblems((c) =>
+        c.set(['flows', 'deliveryToFxiaoke'], {
+          startFrom: '2026-02-30',
+          note: { externalKeyField: 'field_erp_bill_no__c', fields: { sales_order_id: { const: 'x' } } },
+          noteLine: { fields: { delivery_num: 'FQty' } },
+        }),
+      );
+      const text = problems.join('\n');
+      assert.match(text, /flows\.deliveryToFxiaoke\.startFrom: is not a calendar date/);
+      assert.match(
+        text,
+        /flows\.deliveryToFxiaoke\.note\.fields\.sales_order_id: sales_order_id is written by the flow itself/,
+      );
+      const crossed = yamlProblems((c) =>
+        c.set(['flows', 'deliveryToFxiaoke'], {
+          note: { externalKeyField: 'field_erp_bill_no__c', fields: { sales_order_id: { const: 'x' } } },
+          noteLine: { fields: { delivery_num: 'FQty', remark: { from: 'FNote', dictionary: 'none' } } },
+        }),
+      ).join('\n');
+      assert.match(
+        crossed,
+        /flows\.deliveryToFxiaoke\.note\.fields\.sales_order_id: sales_order_id is written by the flow itself/,
+      );
+      assert.match(
+        crossed,
+        /flows\.deliveryToFxiaoke\.noteLine\.fields\.delivery_num: delivery_num is written by the flow itself/,
+      );
+      assert.match(
+        crossed,
+        /flows\.deliveryToFxiaoke\.noteLine\.fields\.remark\.dictionary: no dictionary named "none"/,
+      );
+    });
+
+    it('entry rows have no sub-headers', () => {
+      const problems = yamlProblems((c) =>
+        c.set(['flows', 'salesOrderToSaleOrder'], {
+          externalKey: { erpField: 'F_FXK_CrmId' },
+          entryFields: { 'FEntity.FNote': 'remark' },
+        }),
+      );
+      assert.match(
+        problems.join('\n'),
+        /flows\.salesOrderToSaleOrder\.entryFields\."FEntity\.FNote": entry rows have no sub-headers/,
+      );
+    });
+
     it('a customer mapping without FName is refused', () => {
       const problems = yamlProblems((c) => c.delete([...CUSTOMER, 'fields', 'FName']));
       assert.match(problems[0] ?? '', /flows\.accountToCustomer\.fields: must map FName/);
