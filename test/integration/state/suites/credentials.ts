@@ -272,6 +272,8 @@ export function credentialSuite(ctx: StateTestContext): void {
         const failing = async (): Promise<Session> => {
           attempts += 1;
           await new Promise((resolve) => setTimeout(resolve, 50));
+          // The failure happens after every caller started, whatever the machine's speed: all of them share it.
+          clock.advance(1);
           throw loginError();
         };
         const stores = Array.from({ length: 10 }, () =>
