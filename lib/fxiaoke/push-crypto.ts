@@ -317,19 +317,32 @@ export function buildPushReply(
   };
 }
 
+const replySchema = z.object({
+  timestamp: z.union([z.number(), z.string()]),
+  nonce: z.string(),
+  encryptedResult: z.string(),
+  signature: z.string(),
+});
+
 /**
  * Read a reply body (the emulator's side): `true` when it is a correctly signed encrypted `success`, or the
  * plain text `success` that many receivers answer with.
  */
 export function isSuccessReply(rawBody: string, aesKey: string): boolean {
   if (rawBody.trim() === 'success') return true;
+  let json: unknown;
   try {
-    const reply = JSON.parse(rawBody) as Partial<PushReplyBody>;
-    if (typeof reply.encryptedResult !== 'string' || typeof reply.signature !== 'string') return false;
-    const expected = sha1Hex(`${reply.timestamp}${reply.nonce}${reply.encryptedResult}${aesKey}`);
-    return (
-      safeEqual(expected, reply.signature) && decryptPushContent(reply.encryptedResult, aesKey) === 'success'
-    );
+    json = JSON.parse(rawBody);
+  } catch {
+    return false;
+  }
+  const reply = replySchema.safeParse(json);
+  if (!reply.success) return false;
+  const { timestamp, nonce, encryptedResult, signature } = reply.data;
+  const expected = sha1Hex(`${timestamp}${nonce}${encryptedResult}${aesKey}`);
+  if (!safeEqual(expected, signature)) return false;
+  try {
+    return decryptPushContent(encryptedResult, aesKey) === 'success';
   } catch {
     return false;
   }
