@@ -14,6 +14,14 @@
  * Items expire after the retention (TTL attribute `purgeAtSec`); since DynamoDB deletes expired items
  * lazily (up to days later, never on dynalite), every read and every condition treats an expired item as
  * absent.
+ *
+ * Pending reads: change events are thin, so every event costs a re-read of its record from Fxiaoke, whose
+ * rate limit (100 calls / 20 s per interface) a burst of imports would exhaust one `get` at a time. A new
+ * event is therefore also listed as a *pending read* of its apiName (sparse GSI `pendingReads`, keyed by
+ * `pendingReadApiName` + `receivedAtMs`), so that a worker that has to call Fxiaoke anyway can take up to 100
+ * ids of other not-yet-read events of the same apiName into the same `getMany` call
+ * ({@link EventInbox.listPendingReads}, {@link EventInbox.claimPendingRead}). The entry leaves the index
+ * when its read is claimed or the event is done.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
@@ -22,7 +30,7 @@ import { InvalidInputError } from '../errors.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import { corruptItemError, StateError } from './errors.ts';
 import { StateTable } from './table.ts';
-import { PURGE_AT_ATTRIBUTE } from './tables.ts';
+import { INBOX_INDEX, PURGE_AT_ATTRIBUTE } from './tables.ts';
 
 /**
  * Default retention: far longer than the 15-minute replay window of change pushes (`FXIAOKE_PUSH_MAX_AGE_MS`),
@@ -57,6 +65,26 @@ export type InboxState = 'received' | 'queued' | 'processed' | 'failed';
  */
 export type InboxReceipt = 'new' | 'duplicate' | 'unqueued';
 
+/** The attribute that lists an event in the `pendingReads` index (removed once its record was read). */
+const PENDING_READ_ATTRIBUTE = 'pendingReadApiName';
+
+/** One event still waiting for its record to be re-read (from the `pendingReads` index). */
+export interface PendingRead {
+  messageId: string;
+  dataId: string;
+  receivedAtMs: number;
+}
+
+const pendingReadSchema = z.object({
+  messageId: z.string(),
+  dataId: z.string(),
+  receivedAtMs: z.number(),
+  purgeAtSec: z.number(),
+});
+
+/** GSI queries return at most this many entries per call (a getMany takes 100 ids). */
+const MAX_PENDING_READS = 500;
+
 const entrySchema = z.object({
   messageId: z.string(),
   apiName: z.string(),
@@ -74,6 +102,8 @@ const entrySchema = z.object({
   queueMessageId: z.string().optional(),
   doneAtMs: z.number().optional(),
   detail: z.string().optional(),
+  pendingReadApiName: z.string().optional(),
+  readClaimedAtMs: z.number().optional(),
   purgeAtSec: z.number(),
 });
 
@@ -138,6 +168,7 @@ export class EventInbox {
           receivedAtMs: now,
           lastDeliveryAtMs: now,
           deliveries: 1,
+          [PENDING_READ_ATTRIBUTE]: ev.apiName,
           [PURGE_AT_ATTRIBUTE]: Math.ceil((now + this.#retentionMs) / 1000),
         },
         {
@@ -222,14 +253,15 @@ export class EventInbox {
       key: { messageId },
       update:
         detail === undefined
-          ? 'SET #state = :state, #doneAt = :now'
-          : 'SET #state = :state, #doneAt = :now, #detail = :detail',
+          ? 'SET #state = :state, #doneAt = :now REMOVE #pending'
+          : 'SET #state = :state, #doneAt = :now, #detail = :detail REMOVE #pending',
       condition: 'attribute_exists(#id) AND #purge > :nowSec',
       names: {
         '#id': 'messageId',
         '#state': 'state',
         '#doneAt': 'doneAtMs',
         '#purge': PURGE_AT_ATTRIBUTE,
+        '#pending': PENDING_READ_ATTRIBUTE,
         ...(detail === undefined ? {} : { '#detail': 'detail' }),
       },
       values: {
@@ -238,6 +270,81 @@ export class EventInbox {
         ':nowSec': Math.floor(now / 1000),
         ...(detail === undefined ? {} : { ':detail': detail.slice(0, MAX_DETAIL_LENGTH) }),
       },
+    });
+    return result.ok;
+  }
+
+  /**
+   * Events of `apiName` whose record nobody has re-read yet, oldest first (GSI `pendingReads`: eventually
+   * consistent — a hint for coalescing reads, never a decision). Events received before `sinceMs` are left
+   * out, so entries stranded by a crash cannot crowd out live ones; expired entries too.
+   *
+   * @throws {InvalidInputError} for an empty apiName or a bad limit; {@link StateError} when DynamoDB fails.
+   */
+  async listPendingReads(
+    apiName: string,
+    options: { limit: number; sinceMs?: number },
+  ): Promise<PendingRead[]> {
+    if (apiName.length === 0 || apiName.length > 256) {
+      throw new InvalidInputError(
+        'apiName 必须为 1–256 个字符 / apiName must be 1–256 characters',
+        'INBOX_BAD_EVENT',
+      );
+    }
+    if (!Number.isInteger(options.limit) || options.limit < 1 || options.limit > MAX_PENDING_READS) {
+      throw new InvalidInputError(
+        `limit 必须为 1–${MAX_PENDING_READS} / limit must be 1–${MAX_PENDING_READS}`,
+        'INBOX_BAD_QUERY',
+      );
+    }
+    const nowSec = Math.floor(this.#clock() / 1000);
+    const page = await this.#table.query({
+      index: INBOX_INDEX.pendingReads,
+      keyCondition: '#pending = :apiName AND #received >= :since',
+      filter: '#purge > :nowSec',
+      names: {
+        '#pending': PENDING_READ_ATTRIBUTE,
+        '#received': 'receivedAtMs',
+        '#purge': PURGE_AT_ATTRIBUTE,
+      },
+      values: { ':apiName': apiName, ':since': options.sinceMs ?? 0, ':nowSec': nowSec },
+      limit: options.limit,
+      forward: true,
+    });
+    const reads: PendingRead[] = [];
+    for (const item of page.items) {
+      const parsed = pendingReadSchema.safeParse(item);
+      if (!parsed.success)
+        throw corruptItemError(this.#table.name, String(item.messageId), parsed.error.message);
+      reads.push({
+        messageId: parsed.data.messageId,
+        dataId: parsed.data.dataId,
+        receivedAtMs: parsed.data.receivedAtMs,
+      });
+    }
+    return reads;
+  }
+
+  /**
+   * Take an event's pending read (remove it from the `pendingReads` index). Exactly one of any number of
+   * concurrent callers gets true, so two workers do not spend Fxiaoke calls on the same event; false when
+   * someone else took it, the event is done, or it is unknown.
+   *
+   * @throws {InvalidInputError} for an empty or oversized messageId; {@link StateError} when DynamoDB fails.
+   */
+  async claimPendingRead(messageId: string): Promise<boolean> {
+    checkMessageId(messageId);
+    const now = this.#clock();
+    const result = await this.#table.update({
+      key: { messageId },
+      update: 'SET #claimed = :now REMOVE #pending',
+      condition: 'attribute_exists(#pending) AND #purge > :nowSec',
+      names: {
+        '#claimed': 'readClaimedAtMs',
+        '#pending': PENDING_READ_ATTRIBUTE,
+        '#purge': PURGE_AT_ATTRIBUTE,
+      },
+      values: { ':now': now, ':nowSec': Math.floor(now / 1000) },
     });
     return result.ok;
   }

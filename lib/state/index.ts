@@ -20,6 +20,7 @@ import { CursorStore } from './cursors.ts';
 import { EventInbox } from './inbox.ts';
 import { LinkStore } from './links.ts';
 import { DynamoRateLimiter, type DynamoRateLimiterOptions } from './rate-limiter.ts';
+import { SnapshotStore } from './snapshots.ts';
 import { SyncLog } from './sync-log.ts';
 import type { StateTableNames } from './tables.ts';
 
@@ -30,6 +31,7 @@ export * from './errors.ts';
 export * from './inbox.ts';
 export * from './links.ts';
 export * from './rate-limiter.ts';
+export * from './snapshots.ts';
 export * from './sync-log.ts';
 export * from './tables.ts';
 
@@ -38,6 +40,8 @@ export interface CreateStateOptions {
   tables: StateTableNames;
   inboxRetentionMs?: number;
   syncLogRetentionMs?: number;
+  /** Lifetime of record snapshots (coalesced re-reads). Default `DEFAULT_SNAPSHOT_TTL_MS`. */
+  snapshotTtlMs?: number;
   clock?: Clock;
   logger?: Logger;
 }
@@ -47,6 +51,7 @@ export interface State {
   links: LinkStore;
   syncLog: SyncLog;
   cursors: CursorStore;
+  snapshots: SnapshotStore;
   /** A credential store for one credential type (call once per type, keep the result). */
   credentials<T extends Credential>(
     schema: CredentialParser<T>,
@@ -80,6 +85,11 @@ export function createState(options: CreateStateOptions): State {
       ...(options.syncLogRetentionMs === undefined ? {} : { retentionMs: options.syncLogRetentionMs }),
     }),
     cursors: new CursorStore({ ...common, tableName: tables.coordination }),
+    snapshots: new SnapshotStore({
+      ...common,
+      tableName: tables.coordination,
+      ...(options.snapshotTtlMs === undefined ? {} : { ttlMs: options.snapshotTtlMs }),
+    }),
     credentials: (schema, extra = {}) =>
       new DynamoCredentialStore({ ...common, ...extra, tableName: tables.coordination, schema }),
     rateLimiter: (limit, extra = {}) =>

@@ -41,6 +41,7 @@ export const PURGE_AT_ATTRIBUTE = 'purgeAtSec';
 /** Index names, as defined in the JSON file (checked by the unit tests). */
 export const LINKS_INDEX = { byCrm: 'byCrm', byErpId: 'byErpId', byErpNumber: 'byErpNumber' } as const;
 export const SYNC_LOG_INDEX = { byFlow: 'byFlow', failed: 'failed' } as const;
+export const INBOX_INDEX = { pendingReads: 'pendingReads' } as const;
 
 // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax, not a JS template
 const STACK_NAME_VARIABLE = '${AWS::StackName}';

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { InvalidInputError } from '../../../lib/errors.ts';
 import {
+  INBOX_INDEX,
   LINKS_INDEX,
   localTableSpecs,
   PURGE_AT_ATTRIBUTE,
@@ -70,6 +71,7 @@ describe('infra/dynamodb-tables.json', () => {
       (resources[logicalId]?.Properties.GlobalSecondaryIndexes ?? []).map((g) => g.IndexName).sort();
     assert.deepEqual(indexNames(STATE_TABLES.links.logicalId), Object.values(LINKS_INDEX).sort());
     assert.deepEqual(indexNames(STATE_TABLES.syncLog.logicalId), Object.values(SYNC_LOG_INDEX).sort());
+    assert.deepEqual(indexNames(STATE_TABLES.inbox.logicalId), Object.values(INBOX_INDEX).sort());
   });
 });
 

@@ -3,6 +3,7 @@ import { cursorSuite } from './cursors.ts';
 import type { StateSuite } from './harness.ts';
 import { inboxSuite } from './inbox.ts';
 import { linkSuite } from './links.ts';
+import { pendingReadsSuite } from './pending-reads.ts';
 import { rateLimiterSuite } from './rate-limiter.ts';
 import { syncLogSuite } from './sync-log.ts';
 import { tablesSuite } from './tables.ts';
@@ -16,4 +17,5 @@ export const STATE_SUITES: readonly StateSuite[] = [
   syncLogSuite,
   cursorSuite,
   rateLimiterSuite,
+  pendingReadsSuite,
 ];
