@@ -23,6 +23,7 @@ import {
   type SendResult,
 } from './queue-engine.ts';
 import { SqsApiError } from './sqs-errors.ts';
+import { systemAttributesOf } from './system-attributes.ts';
 
 const JSON_1_0 = 'application/x-amz-json-1.0';
 /** SQS allows 1 MiB per message and per batch; JSON and Base64 add overhead. */
@@ -197,41 +198,6 @@ function checkBatch(entries: readonly { Id: string }[]): void {
 
 function failedEntry(id: string, error: SqsApiError): Record<string, unknown> {
   return { Id: id, SenderFault: error.status < 500, Code: error.type, Message: error.message };
-}
-
-const SYSTEM_ATTRIBUTE_NAMES = [
-  'SenderId',
-  'SentTimestamp',
-  'ApproximateReceiveCount',
-  'ApproximateFirstReceiveTimestamp',
-  'SequenceNumber',
-  'MessageDeduplicationId',
-  'MessageGroupId',
-  'AWSTraceHeader',
-  'DeadLetterQueueSourceArn',
-] as const;
-
-/** Every system attribute a message has (the set Lambda's SQS event carries). */
-export function systemAttributesOf(received: ReceivedMessage): Record<string, string> {
-  const m = received.message;
-  const all: Record<string, string | undefined> = {
-    SenderId: m.senderId,
-    SentTimestamp: String(m.sentAtMs),
-    ApproximateReceiveCount: String(m.receiveCount),
-    ApproximateFirstReceiveTimestamp:
-      m.firstReceiveAtMs === undefined ? undefined : String(m.firstReceiveAtMs),
-    SequenceNumber: m.sequenceNumber,
-    MessageDeduplicationId: m.dedupId,
-    MessageGroupId: m.groupId,
-    AWSTraceHeader: m.systemAttributes.AWSTraceHeader?.StringValue,
-    DeadLetterQueueSourceArn: m.deadLetterSourceArn,
-  };
-  const out: Record<string, string> = {};
-  for (const name of SYSTEM_ATTRIBUTE_NAMES) {
-    const value = all[name];
-    if (value !== undefined) out[name] = value;
-  }
-  return out;
 }
 
 function selectSystemAttributes(
