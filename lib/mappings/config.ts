@@ -231,6 +231,11 @@ const accountToCustomerSchema = z.strictObject({
   orgNumber: k3Code.optional(),
   /** Submit and audit after Save (default true: K3 orders only accept audited customers). */
   submitAndAudit: z.boolean().default(true),
+  /**
+   * Updating an audited customer needs UnAudit → Save → Submit → Audit (K3 refuses to modify an audited
+   * record). Default true; false makes such an update a business error instead.
+   */
+  unAuditToUpdate: z.boolean().default(true),
   /** Allocate (分配) new customers to other organisations after the audit. */
   allocate: z
     .strictObject({
@@ -298,6 +303,12 @@ const salesOrderToSaleOrderSchema = z.strictObject({
   entryKey: externalKeySchema.optional(),
   /** Submit and audit after Save (default true). */
   submitAndAudit: z.boolean().default(true),
+  /**
+   * Updating an audited order needs UnAudit → Save → Submit → Audit (K3: 单据已审核，不允许修改). Default true
+   * (logged each time); false makes such an update a business error instead. K3 itself refuses to un-audit
+   * an order that was already pushed to a delivery notice.
+   */
+  unAuditToUpdate: z.boolean().default(true),
   /** Write the ERP bill number back to this CRM field. */
   writeBack: writeBackSchema.optional(),
   /** K3 SAL_SaleOrder header field → rule (read from the SalesOrderObj record). */

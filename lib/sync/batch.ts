@@ -1,0 +1,281 @@
+/**
+ * One SQS batch, from the Lambda event to the partial-batch response — the single place that turns record
+ * results into queue decisions, so no flow re-implements retries.
+ *
+ * 1. Parse every message body; a body that is not one of ours cannot be processed and is sent towards the
+ *    DLQ (no delay) for a person to look at.
+ * 2. Hand the parsed messages to the flow, which processes them together (one Fxiaoke read, one K3 lookup,
+ *    batched writes) and answers one result per record.
+ * 3. FIFO order: walking the batch in order, once a message of a group fails, the later messages of that
+ *    group in this batch are reported failed too, so they are never processed ahead of it.
+ * 4. Failed-and-retryable messages are reported in `batchItemFailures` and made visible again after an
+ *    exponential backoff (ChangeMessageVisibility by ApproximateReceiveCount); the others are deleted by
+ *    Lambda. After `maxReceiveCount` receives SQS moves a message to the flow's DLQ (redrive policy); the
+ *    attempt that will be the last says so in the sync log.
+ * 5. Every result is written to the sync log (with the attempt number and K3's/Fxiaoke's messages verbatim)
+ *    and the events' inbox entries are marked processed/failed once final.
+ */
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { z } from 'zod';
+import { asSyncError, InvalidInputError, type SyncError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { SyncResult } from './outcome.ts';
+import { dispositionOf, retryDelayMs } from './outcome.ts';
+import type { QueueRole } from './queues.ts';
+import type { SyncRuntime } from './runtime.ts';
+
+export interface QueueRecord<T> {
+  sqsMessageId: string;
+  receiptHandle: string;
+  body: T;
+  /** ApproximateReceiveCount: 1 on the first attempt. */
+  receiveCount: number;
+  groupId: string;
+}
+
+/** One record's result and the queue messages it answers. */
+export interface RecordReport {
+  sqsMessageIds: string[];
+  result: SyncResult;
+}
+
+export interface BatchContext {
+  runtime: SyncRuntime;
+  logger: Logger;
+  /** The queue's redrive `maxReceiveCount`. */
+  maxReceiveCount: number;
+}
+
+export type BatchProcessor<T> = (records: QueueRecord<T>[], ctx: BatchContext) => Promise<RecordReport[]>;
+
+export interface QueueBatchOptions<T> {
+  queue: QueueRole;
+  flow: string;
+  schema: z.ZodType<T>;
+  process: BatchProcessor<T>;
+}
+
+function receiveCountOf(record: SQSRecord): number {
+  const count = Number(record.attributes?.ApproximateReceiveCount);
+  return Number.isFinite(count) && count >= 1 ? count : 1;
+}
+
+/**
+ * Process one SQS batch (see the module comment). Never throws for a record's failure; throws only when
+ * nothing of the batch can be handled, in which case Lambda retries the whole batch.
+ */
+export async function processQueueBatch<T>(
+  event: SQSEvent,
+  runtime: SyncRuntime,
+  options: QueueBatchOptions<T>,
+): Promise<SQSBatchResponse> {
+  const logger = runtime.logger.child({ flow: options.flow });
+  const maxReceiveCount = runtime.settings.maxReceiveCount;
+  const records = event.Records ?? [];
+  const parsed: QueueRecord<T>[] = [];
+  const malformed = new Map<string, SyncError>();
+  for (const record of records) {
+    let json: unknown;
+    try {
+      json = JSON.parse(record.body);
+    } catch {
+      json = undefined;
+    }
+    const result = options.schema.safeParse(json);
+    if (!result.success) {
+      malformed.set(
+        record.messageId,
+        new InvalidInputError(
+          `队列消息格式不对 / Malformed queue message on ${options.queue}: ${result.error.issues
+            .map((i) => `${i.path.join('.')}: ${i.message}`)
+            .join('; ')
+            .slice(0, 300)}`,
+          'QUEUE_MESSAGE_MALFORMED',
+        ),
+      );
+      continue;
+    }
+    parsed.push({
+      sqsMessageId: record.messageId,
+      receiptHandle: record.receiptHandle,
+      body: result.data,
+      receiveCount: receiveCountOf(record),
+      groupId: record.attributes?.MessageGroupId ?? record.messageId,
+    });
+  }
+
+  const startedAtMs = runtime.clock();
+  let reports: RecordReport[] = [];
+  let batchError: SyncError | undefined;
+  if (parsed.length > 0) {
+    try {
+      reports = await options.process(parsed, { runtime, logger, maxReceiveCount });
+    } catch (error) {
+      batchError = asSyncError(error);
+      logger.error('sync.batch.failed', { error: batchError, messages: parsed.length });
+    }
+  }
+
+  // Which message failed with what (the first failing report wins for a message in several reports).
+  const failures = new Map<string, SyncError>(malformed);
+  const reportOf = new Map<string, RecordReport>();
+  for (const report of reports) {
+    for (const id of report.sqsMessageIds) {
+      reportOf.set(id, report);
+      if (dispositionOf(report.result) === 'retry' && report.result.error && !failures.has(id)) {
+        failures.set(id, report.result.error);
+      }
+    }
+  }
+  for (const record of parsed) {
+    if (batchError) failures.set(record.sqsMessageId, batchError);
+    else if (!reportOf.has(record.sqsMessageId) && !failures.has(record.sqsMessageId)) {
+      failures.set(
+        record.sqsMessageId,
+        asSyncError(new Error(`flow ${options.flow} returned no result for message ${record.sqsMessageId}`)),
+      );
+    }
+  }
+
+  // FIFO: a failed message holds back the later messages of its group.
+  const failedGroups = new Set<string>();
+  const batchItemFailures: { itemIdentifier: string }[] = [];
+  for (const record of records) {
+    const group = record.attributes?.MessageGroupId ?? record.messageId;
+    let error = failures.get(record.messageId);
+    if (!error && failedGroups.has(group)) {
+      error = asSyncError(
+        new Error('an earlier message of the same record failed in this batch; kept for ordering'),
+      );
+      failures.set(record.messageId, error);
+    }
+    if (!error) continue;
+    failedGroups.add(group);
+    batchItemFailures.push({ itemIdentifier: record.messageId });
+    const receiveCount = receiveCountOf(record);
+    const last = receiveCount >= maxReceiveCount;
+    const delayMs =
+      malformed.has(record.messageId) || last ? 0 : retryDelayMs(receiveCount, runtime.settings.retry, error);
+    try {
+      await runtime.queues.delay(options.queue, record.receiptHandle, delayMs / 1000);
+    } catch (delayError) {
+      // The message keeps the queue's own visibility timeout: retried later anyway, only without backoff.
+      logger.warn('sync.batch.delay-failed', { sqsMessageId: record.messageId, error: delayError });
+    }
+    if (malformed.has(record.messageId)) {
+      logger.error('sync.message.malformed', {
+        sqsMessageId: record.messageId,
+        attempt: receiveCount,
+        maxReceiveCount,
+        error,
+        deadLetter: last,
+      });
+    }
+  }
+
+  await Promise.all(
+    reports.map((report) =>
+      recordReport(report, {
+        runtime,
+        logger,
+        maxReceiveCount,
+        parsed,
+        failures,
+        durationMs: runtime.clock() - startedAtMs,
+      }),
+    ),
+  );
+  logger.info('sync.batch.done', {
+    messages: records.length,
+    results: reports.length,
+    failed: batchItemFailures.length,
+  });
+  return { batchItemFailures };
+}
+
+/** Sync log + inbox for one report (failures here are logged, never turned into message failures). */
+async function recordReport(
+  report: RecordReport,
+  ctx: {
+    runtime: SyncRuntime;
+    logger: Logger;
+    maxReceiveCount: number;
+    parsed: readonly QueueRecord<unknown>[];
+    failures: ReadonlyMap<string, SyncError>;
+    durationMs: number;
+  },
+): Promise<void> {
+  const { runtime, logger, maxReceiveCount } = ctx;
+  const result = report.result;
+  const attempts = ctx.parsed
+    .filter((record) => report.sqsMessageIds.includes(record.sqsMessageId))
+    .map((record) => record.receiveCount);
+  const attempt = attempts.length > 0 ? Math.max(...attempts) : 1;
+  const heldBack = result.outcome !== 'failed' && report.sqsMessageIds.some((id) => ctx.failures.has(id));
+  const retry = (result.outcome === 'failed' && dispositionOf(result) === 'retry') || heldBack;
+  const deadLetter = retry && attempt >= maxReceiveCount;
+  let reason = result.reason;
+  if (retry && result.outcome === 'failed') {
+    reason = deadLetter
+      ? `attempt ${attempt}/${maxReceiveCount}: last attempt, the message goes to the dead-letter queue / 最后一次尝试，消息将进入死信队列`
+      : `attempt ${attempt}/${maxReceiveCount}: will be retried / 将重试`;
+  }
+  await writeSyncLog(runtime, logger, { ...result, reason }, { attempt, durationMs: ctx.durationMs });
+  const final = !retry || deadLetter;
+  if (!final) return;
+  const state = result.outcome === 'failed' ? 'failed' : 'processed';
+  await Promise.all(
+    (result.inboxMessageIds ?? []).map((messageId) =>
+      runtime.state.inbox
+        .markDone(messageId, state, deadLetter ? 'dead-letter queue' : (reason ?? result.outcome))
+        .catch((error: unknown) => logger.warn('sync.inbox.mark-failed', { messageId, error })),
+    ),
+  );
+}
+
+/**
+ * One result into the function log and the sync log (K3's/Fxiaoke's messages verbatim in `error`). A sync
+ * log that cannot be written is reported in the function log; it never changes what happens to the record.
+ */
+export async function writeSyncLog(
+  runtime: SyncRuntime,
+  logger: Logger,
+  result: SyncResult,
+  options: { attempt: number; durationMs: number },
+): Promise<void> {
+  const line = {
+    flow: result.flow,
+    source: result.source,
+    outcome: result.outcome,
+    reason: result.reason,
+    attempt: options.attempt,
+    code: result.error?.code,
+    kind: result.error?.kind,
+    remoteMessages: result.error?.remoteMessages,
+    target: result.target,
+    operations: result.operations,
+    correlationId: result.correlationId,
+  };
+  if (result.outcome === 'failed') logger.warn('sync.record', { ...line, message: result.error?.message });
+  else logger.info('sync.record', line);
+  try {
+    await runtime.state.syncLog.append({
+      flow: result.flow,
+      source: result.source,
+      ...(result.target ? { target: result.target } : {}),
+      ...(result.sourceVersion === undefined ? {} : { sourceVersion: result.sourceVersion }),
+      ...(result.inboxMessageIds?.[0] === undefined ? {} : { messageId: result.inboxMessageIds[0] }),
+      correlationId: result.correlationId,
+      attempt: options.attempt,
+      outcome: result.outcome,
+      ...(result.reason === undefined ? {} : { reason: result.reason.slice(0, 256) }),
+      durationMs: Math.max(0, options.durationMs),
+      ...(result.operations && result.operations.length > 0
+        ? { operations: result.operations.slice(0, 20) }
+        : {}),
+      ...(result.error ? { error: result.error } : {}),
+    });
+  } catch (error) {
+    logger.error('sync.sync-log.write-failed', { source: result.source, error });
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * The Lambda handler shapes, built once per function module: the one place where a failure becomes an HTTP
+ * reply, an SQS retry decision, or a failed scheduled run. `functions/*.ts` only pick the flow.
+ *
+ * Cold start: the runtime (settings, mapping config, clients) is built on the first invocation; a bad
+ * setting or config fails it with every problem named (the exact config path of a bad key), in the log
+ * line `sync.runtime.failed` — for the webhook as a 500 (Fxiaoke redelivers once it is fixed), for queues
+ * as a failed batch (SQS retries, then the DLQ keeps the messages for a redrive).
+ */
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+  SQSBatchResponse,
+  SQSEvent,
+} from 'aws-lambda';
+import { z } from 'zod';
+import { asSyncError, ConfigError, InvalidInputError } from '../errors.ts';
+import { createLogger } from '../log.ts';
+import { processQueueBatch, type QueueBatchOptions } from './batch.ts';
+import { getRuntime, type SyncRuntime } from './runtime.ts';
+import type { RunSummary } from './scheduled.ts';
+import { handleWebhook, jsonReply } from './webhook.ts';
+
+/** Time kept back from the Lambda deadline to answer cleanly (report the batch, log, return). */
+const DEADLINE_MARGIN_MS = 10_000;
+
+const bootLogger = createLogger({ base: { service: 'fxiaoke-k3cloud-sync' } });
+
+async function runtimeFor(fn: string): Promise<SyncRuntime> {
+  try {
+    return await getRuntime();
+  } catch (error) {
+    const failure = asSyncError(error);
+    bootLogger.error('sync.runtime.failed', {
+      fn,
+      error: failure,
+      ...(error instanceof ConfigError ? { problems: error.problems } : {}),
+    });
+    throw failure;
+  }
+}
+
+/** The webhook's handler (API Gateway HTTP API, payload 2.0). Never throws. */
+export function webhookHandler(): (
+  event: APIGatewayProxyEventV2,
+) => Promise<APIGatewayProxyStructuredResultV2> {
+  return async (event) => {
+    let runtime: SyncRuntime;
+    try {
+      runtime = await runtimeFor('fxiaoke-webhook');
+    } catch (error) {
+      const failure = asSyncError(error);
+      return failure.kind === 'config'
+        ? jsonReply(
+            500,
+            'WEBHOOK_MISCONFIGURED',
+            '接收端配置错误 / receiver misconfigured (see the function log)',
+          )
+        : jsonReply(
+            503,
+            'WEBHOOK_UNAVAILABLE',
+            '暂时无法接收，请稍后重推 / temporarily unavailable; please redeliver',
+          );
+    }
+    return await handleWebhook(event, runtime);
+  };
+}
+
+/** An SQS-triggered flow (FIFO queue, `ReportBatchItemFailures`). */
+export function queueHandler<T>(
+  fn: string,
+  options: QueueBatchOptions<T>,
+): (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse> {
+  return async (event) => {
+    const runtime = await runtimeFor(fn);
+    return await processQueueBatch(event, runtime, options);
+  };
+}
+
+const requestSchema = z.strictObject({
+  billNos: z
+    .array(z.string().trim().min(1).max(80))
+    .min(1, 'give at least one bill number')
+    .max(200, 'at most 200 bill numbers per request'),
+});
+
+/** What a scheduled function receives: an EventBridge schedule event, or a direct invoke with bill numbers. */
+export type ScheduledInput = { kind: 'schedule' } | { kind: 'request'; billNos: string[] };
+
+/**
+ * Tell an EventBridge scheduled event from a direct invoke `{"billNos": [...]}`.
+ *
+ * @throws {InvalidInputError} for anything else, naming what is wrong.
+ */
+export function parseScheduledInput(event: unknown): ScheduledInput {
+  if (typeof event === 'object' && event !== null && 'source' in event && 'detail-type' in event) {
+    return { kind: 'schedule' };
+  }
+  const parsed = requestSchema.safeParse(event);
+  if (!parsed.success) {
+    throw new InvalidInputError(
+      `请求格式不对：应为 {"billNos": ["CGDD000001", …]} / invalid request: expected {"billNos": ["CGDD000001", …]} (${parsed.error.issues
+        .map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`)
+        .join('; ')})`,
+      'RUN_REQUEST_INVALID',
+    );
+  }
+  return { kind: 'request', billNos: parsed.data.billNos };
+}
+
+/**
+ * A scheduled flow (EventBridge), optionally also invokable with `{billNos}`. Per-record failures are in
+ * the summary and the sync log; the handler throws only when the run as a whole failed (so the function's
+ * error metric and alarm see it) or the request is invalid.
+ */
+export function scheduledHandler(
+  fn: string,
+  run: (runtime: SyncRuntime, input: ScheduledInput, deadlineMs: number | undefined) => Promise<RunSummary>,
+  options: { acceptsRequests: boolean },
+): (event: unknown, context?: Context) => Promise<RunSummary> {
+  return async (event, context) => {
+    const input = parseScheduledInput(event);
+    if (input.kind === 'request' && !options.acceptsRequests) {
+      throw new InvalidInputError(
+        `${fn} 只按计划运行 / ${fn} only runs on its schedule`,
+        'RUN_REQUEST_INVALID',
+      );
+    }
+    const runtime = await runtimeFor(fn);
+    const remaining = context?.getRemainingTimeInMillis?.();
+    const deadlineMs =
+      remaining === undefined ? undefined : runtime.clock() + remaining - DEADLINE_MARGIN_MS * 3;
+    try {
+      return await run(runtime, input, deadlineMs);
+    } catch (error) {
+      const failure = asSyncError(error);
+      runtime.logger.error('sync.run.failed', { fn, error: failure });
+      throw failure;
+    }
+  };
+}

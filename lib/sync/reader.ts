@@ -1,0 +1,250 @@
+/**
+ * The coalescing CRM re-read: how every change event gets a fresh copy of its record while a burst of
+ * events stays inside Fxiaoke's rate limit (about 100 calls per 20 s per interface).
+ *
+ * Events are thin, so each one needs its record re-read. One `get` per event would turn an import of 1 000
+ * customers into 1 000 calls (200 s of budget); one `getMany` per SQS batch (10 messages, the FIFO maximum)
+ * still costs 100 calls. Instead, a worker that must call Fxiaoke anyway fills the call:
+ *
+ * 1. Snapshots first: a record another worker fetched *after this event was received* already contains the
+ *    announced change — use it, no call.
+ * 2. Otherwise take the ids of other events of the same apiName that nobody has read yet from the inbox's
+ *    `pendingReads` index (claiming each, so two workers never spend a call on the same event), up to 100
+ *    ids per `getMany` — Fxiaoke's page size.
+ * 3. Fetch them in one call and store every record as a snapshot with `fetchedAtMs` = the moment the call
+ *    started, so the workers of those events find it in step 1.
+ *
+ * For 1 000 events of one apiName the reads cost about 10 query calls (one per 100 ids) plus whatever a
+ * worker fetches before the others' events are listed. Sales orders also fetch their lines (one `IN` query
+ * per 100 orders, paged) and prefetch the products of those lines as snapshots, which the material
+ * resolution then reuses. Freshness rests on one comparison, `snapshot.fetchedAtMs ≥ event.receivedAtMs`,
+ * between the clocks of two hosts: Lambda hosts are NTP-disciplined to milliseconds, far below the time
+ * between a change and its push.
+ */
+import { z } from 'zod';
+import type { Clock } from '../credentials.ts';
+import type { FxiaokeClient } from '../fxiaoke/client.ts';
+import {
+  type CrmRecord,
+  type CrmRecordWithDetails,
+  crmRecordSchema,
+  readCrmString,
+} from '../fxiaoke/records.ts';
+import { type Logger, silentLogger } from '../log.ts';
+import type { EventInbox } from '../state/inbox.ts';
+import type { SnapshotStore } from '../state/snapshots.ts';
+
+/** Fxiaoke's query page size, hence the ids one `getMany` call reads (spec §4.1: limit ≤ 100). */
+export const IDS_PER_READ = 100;
+/** Pending reads older than this are not taken into a call (a crashed event's entry must not linger). */
+const PENDING_WINDOW_MS = 60 * 60_000;
+
+export interface ReadRequest {
+  id: string;
+  /** The copy must have been fetched at or after this time (the event's receive time). */
+  notBeforeMs: number;
+  /** Inbox messageIds of the events asking (their pending reads are claimed by this read). */
+  inboxMessageIds?: readonly string[];
+}
+
+export type CrmRead =
+  | { found: true; record: CrmRecord; details: Record<string, CrmRecord[]>; fetchedAtMs: number }
+  /** The record did not come back: deleted, invalidated and hidden, or not visible to the sync's user. */
+  | { found: false; fetchedAtMs: number };
+
+const payloadSchema = z.object({
+  record: crmRecordSchema,
+  details: z.record(z.string(), z.array(crmRecordSchema)),
+});
+
+/** Objects whose records come with detail rows, and the objects their rows reference (prefetched). */
+const MASTERS: Readonly<Record<string, { companions: readonly { field: string; apiName: string }[] }>> = {
+  SalesOrderObj: { companions: [{ field: 'product_id', apiName: 'ProductObj' }] },
+};
+
+export interface CrmReaderOptions {
+  fx: FxiaokeClient;
+  inbox: EventInbox;
+  snapshots: SnapshotStore;
+  clock: Clock;
+  logger?: Logger;
+}
+
+/** See the module comment. One instance per runtime. */
+export class CrmReader {
+  readonly #fx: FxiaokeClient;
+  readonly #inbox: EventInbox;
+  readonly #snapshots: SnapshotStore;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+
+  constructor(options: CrmReaderOptions) {
+    this.#fx = options.fx;
+    this.#inbox = options.inbox;
+    this.#snapshots = options.snapshots;
+    this.#clock = options.clock;
+    this.#logger = (options.logger ?? silentLogger).child({ component: 'sync.reader' });
+  }
+
+  /**
+   * Current copies of `requests` (by id), each at least as new as its `notBeforeMs`.
+   *
+   * @throws {FxiaokeError} when Fxiaoke fails (retryable kinds mean: try the whole batch again later);
+   *   {@link StateError} when the snapshot store fails.
+   */
+  async read(apiName: string, requests: readonly ReadRequest[]): Promise<Map<string, CrmRead>> {
+    const wanted = new Map<string, { notBeforeMs: number; inbox: Set<string> }>();
+    for (const request of requests) {
+      const entry = wanted.get(request.id) ?? { notBeforeMs: 0, inbox: new Set<string>() };
+      entry.notBeforeMs = Math.max(entry.notBeforeMs, request.notBeforeMs);
+      for (const messageId of request.inboxMessageIds ?? []) entry.inbox.add(messageId);
+      wanted.set(request.id, entry);
+    }
+    const results = new Map<string, CrmRead>();
+    if (wanted.size === 0) return results;
+
+    // 1. Snapshots at least as new as each request.
+    const snapshots = await this.#snapshots.getMany(apiName, [...wanted.keys()]);
+    const needed: string[] = [];
+    for (const [id, want] of wanted) {
+      const snapshot = snapshots.get(id);
+      const read = snapshot && snapshot.fetchedAtMs >= want.notBeforeMs ? fromSnapshot(snapshot) : undefined;
+      if (read) results.set(id, read);
+      else needed.push(id);
+    }
+    if (needed.length === 0) return results;
+
+    // Our own events' pending reads are taken now, so nobody else adds them to their calls.
+    const own = needed.flatMap((id) => [...(wanted.get(id)?.inbox ?? [])]);
+    await Promise.all(own.map((messageId) => this.#inbox.claimPendingRead(messageId).catch(() => false)));
+
+    // 2. Fill the last call with other events' ids.
+    const chunks: string[][] = [];
+    for (let start = 0; start < needed.length; start += IDS_PER_READ) {
+      chunks.push(needed.slice(start, start + IDS_PER_READ));
+    }
+    const last = chunks.at(-1) ?? [];
+    const others = await this.#takePendingReads(apiName, IDS_PER_READ - last.length, new Set(needed));
+    last.push(...others);
+
+    // 3. Fetch, store snapshots, answer.
+    for (const ids of chunks) {
+      const fetched = await this.#fetch(apiName, ids);
+      for (const id of ids) {
+        const read = fetched.get(id);
+        if (read && wanted.has(id)) results.set(id, read);
+      }
+    }
+    this.#logger.info('sync.reader.fetched', {
+      apiName,
+      forCaller: needed.length,
+      forOthers: others.length,
+      fromSnapshots: wanted.size - needed.length,
+      calls: chunks.length,
+    });
+    return results;
+  }
+
+  /** Up to `capacity` ids of other events of `apiName` whose reads this worker could claim. */
+  async #takePendingReads(
+    apiName: string,
+    capacity: number,
+    exclude: ReadonlySet<string>,
+  ): Promise<string[]> {
+    if (capacity <= 0) return [];
+    let pending: Awaited<ReturnType<EventInbox['listPendingReads']>>;
+    try {
+      pending = await this.#inbox.listPendingReads(apiName, {
+        // Room for entries another worker claims first, and for several events of one record.
+        limit: Math.min(500, capacity * 2 + 20),
+        sinceMs: this.#clock() - PENDING_WINDOW_MS,
+      });
+    } catch (error) {
+      // Coalescing is an optimisation: without it this read still serves its own events.
+      this.#logger.warn('sync.reader.pending-list-failed', { apiName, error });
+      return [];
+    }
+    const candidates = new Map<string, string[]>();
+    for (const entry of pending) {
+      if (exclude.has(entry.dataId)) continue;
+      const messages = candidates.get(entry.dataId);
+      if (messages) messages.push(entry.messageId);
+      else if (candidates.size < capacity) candidates.set(entry.dataId, [entry.messageId]);
+    }
+    const claimed = await Promise.all(
+      [...candidates].map(async ([dataId, messageIds]) => {
+        const wins = await Promise.all(
+          messageIds.map((messageId) => this.#inbox.claimPendingRead(messageId).catch(() => false)),
+        );
+        return wins.some(Boolean) ? dataId : undefined;
+      }),
+    );
+    return claimed.filter((id): id is string => id !== undefined);
+  }
+
+  async #fetch(apiName: string, ids: readonly string[]): Promise<Map<string, CrmRead>> {
+    const fetchedAtMs = this.#clock();
+    const master = MASTERS[apiName];
+    const records: Map<string, CrmRecordWithDetails> = master
+      ? await this.#fx.getManyWithDetails(apiName, ids)
+      : new Map(
+          [...(await this.#fx.getMany(apiName, ids))].map(([id, record]) => [id, { record, details: {} }]),
+        );
+    const reads = new Map<string, CrmRead>();
+    for (const id of ids) {
+      const found = records.get(id);
+      reads.set(id, found ? { found: true, ...found, fetchedAtMs } : { found: false, fetchedAtMs });
+    }
+    await this.#snapshots.putMany(
+      apiName,
+      ids.map((id) => {
+        const found = records.get(id);
+        return { id, fetchedAtMs, found: found !== undefined, payload: found };
+      }),
+    );
+    for (const companion of master?.companions ?? []) {
+      const companionIds = new Set<string>();
+      for (const { details } of records.values()) {
+        for (const rows of Object.values(details)) {
+          for (const row of rows) {
+            const id = readCrmString(row, companion.field);
+            if (id) companionIds.add(id);
+          }
+        }
+      }
+      await this.#prefetch(companion.apiName, [...companionIds]);
+    }
+    return reads;
+  }
+
+  /** Read records referenced by fetched masters and keep them as snapshots only. */
+  async #prefetch(apiName: string, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const fetchedAtMs = this.#clock();
+    const records = await this.#fx.getMany(apiName, ids);
+    await this.#snapshots.putMany(
+      apiName,
+      ids.map((id) => {
+        const record = records.get(id);
+        return {
+          id,
+          fetchedAtMs,
+          found: record !== undefined,
+          payload: record ? { record, details: {} } : undefined,
+        };
+      }),
+    );
+  }
+}
+
+function fromSnapshot(snapshot: {
+  fetchedAtMs: number;
+  found: boolean;
+  payload: unknown;
+}): CrmRead | undefined {
+  if (!snapshot.found) return { found: false, fetchedAtMs: snapshot.fetchedAtMs };
+  const parsed = payloadSchema.safeParse(snapshot.payload);
+  // An unreadable snapshot (written by another version) is simply not used.
+  if (!parsed.success) return undefined;
+  return { found: true, ...parsed.data, fetchedAtMs: snapshot.fetchedAtMs };
+}
