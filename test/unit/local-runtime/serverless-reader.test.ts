@@ -47,6 +47,13 @@ describe('readStackDefinition', () => {
       assert.equal(fn(local, 'worker').name, 'fixture-sync-local-worker');
     });
 
+    it('resolves stage parameters (${param:…}) per stage, with the default as fallback', () => {
+      const visibility = (stage: string) =>
+        read({}, stage).queues.find((q) => q.logicalId === 'WorkQueue')?.settings.visibilityTimeoutSec;
+      assert.equal(visibility('local'), 30);
+      assert.equal(visibility('prod'), 60);
+    });
+
     it('resolves the environment: Ref/GetAtt/Sub of tables and queues, self/file/env variables, escapes', () => {
       const env = fn(stack, 'webhook').environment;
       assert.equal(env.STATE_TABLE_COORDINATION, 'fixture-sync-dev-coordination');

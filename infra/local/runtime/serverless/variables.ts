@@ -6,6 +6,7 @@
  * - `${sls:stage}`, `${opt:stage}`, `${opt:region}`, `${sls:instanceId}`;
  * - `${env:NAME}` — the local environment (after `.env` is merged);
  * - `${file(./x.json)}`, `${file(./x.yml):a.b}` — JSON or YAML files relative to the service directory;
+ * - `${param:name}` — stage parameters (`params.<stage>.name`, else `params.default.name`);
  * - `${aws:region}`, `${aws:accountId}` — the local stack's fake region and account;
  * - fallbacks after a comma: `${env:PORT, 3000}`, `${opt:stage, 'dev'}`, `${env:A, ${self:custom.a}}`,
  *   evaluated only when the value before them is missing (as in v3).
@@ -304,6 +305,11 @@ export class VariableResolver {
         return ctx.options?.[address];
       case 'env':
         return ctx.env[address] === '' ? undefined : ctx.env[address];
+      case 'param': {
+        // Stage parameters (`params:` in serverless.yml): the stage's own value, else `default`.
+        const own = this.#self(`params.${ctx.stage}.${address}`, location);
+        return own !== undefined ? own : this.#self(`params.default.${address}`, location);
+      }
       case 'aws':
         if (address === 'region') return ctx.region;
         if (address === 'accountId') return ctx.accountId;
