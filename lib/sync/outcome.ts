@@ -1,7 +1,8 @@
 /**
  * What happened to one record in one attempt, and what that means for its queue message.
  *
- * The error's `kind` decides (lib/errors.ts): retryable kinds go back to the queue with backoff and end in
+ * The error's `kind` decides (lib/errors.ts): retryable kinds (and outcome-unknown, see {@link shouldRetry})
+ * go back to the queue with backoff and end in
  * the dead-letter queue after `maxReceiveCount` receives; business errors are final for this version of the
  * record (the message is deleted, the sync log keeps K3's/Fxiaoke's message verbatim). Configuration errors
  * split in two: a mapping that cannot handle *this record* (a value missing from a dictionary) is final and
@@ -43,6 +44,9 @@ export type Disposition = 'done' | 'retry';
  */
 export function shouldRetry(error: SyncError): boolean {
   if (error.retryable) return true;
+  // A lost write response: retried, because every write path here looks the record up (by external key,
+  // by source bill) before it writes again — never a blind re-send.
+  if (error.kind === 'outcome-unknown') return true;
   if (error.kind === 'config') return !(error instanceof MappingError);
   return false;
 }
