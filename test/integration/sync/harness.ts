@@ -415,6 +415,13 @@ export class SyncStack {
     });
   }
 
+  /** Switch the handlers to another mapping config (plain data). */
+  async useConfig(config: Record<string, unknown>): Promise<void> {
+    const path = join(this.#tmp, `sync-${Date.now()}-${Math.random().toString(16).slice(2)}.yaml`);
+    writeFileSync(path, stringify(config));
+    await this.reconfigure({ SYNC_CONFIG_PATH: path });
+  }
+
   /** Log lines (parsed) whose event is `event`. */
   logEvents(event: string): Record<string, unknown>[] {
     return this.logs.flatMap((line) => {
