@@ -38,6 +38,12 @@ import type { SnapshotStore } from '../state/snapshots.ts';
 export const IDS_PER_READ = 100;
 /** Pending reads older than this are not taken into a call (a crashed event's entry must not linger). */
 const PENDING_WINDOW_MS = 60 * 60_000;
+/**
+ * When another worker has claimed this event's read, its snapshot is on the way (one Fxiaoke round trip):
+ * wait this long for it before reading the record ourselves (a worker that died mid-read costs only this).
+ */
+export const DEFAULT_CLAIMED_READ_WAIT_MS = 5_000;
+const CLAIMED_READ_POLL_MS = 50;
 
 export interface ReadRequest {
   id: string;
@@ -68,6 +74,12 @@ export interface CrmReaderOptions {
   snapshots: SnapshotStore;
   clock: Clock;
   logger?: Logger;
+  /** Default {@link DEFAULT_CLAIMED_READ_WAIT_MS}. */
+  claimedReadWaitMs?: number;
+  /** Default a real timer. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Where in the pending list a worker starts; default `Math.random`. */
+  random?: () => number;
 }
 
 /** See the module comment. One instance per runtime. */
@@ -77,6 +89,9 @@ export class CrmReader {
   readonly #snapshots: SnapshotStore;
   readonly #clock: Clock;
   readonly #logger: Logger;
+  readonly #claimedReadWaitMs: number;
+  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #random: () => number;
 
   constructor(options: CrmReaderOptions) {
     this.#fx = options.fx;
@@ -84,6 +99,9 @@ export class CrmReader {
     this.#snapshots = options.snapshots;
     this.#clock = options.clock;
     this.#logger = (options.logger ?? silentLogger).child({ component: 'sync.reader' });
+    this.#claimedReadWaitMs = options.claimedReadWaitMs ?? DEFAULT_CLAIMED_READ_WAIT_MS;
+    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#random = options.random ?? Math.random;
   }
 
   /**
@@ -104,19 +122,32 @@ export class CrmReader {
     if (wanted.size === 0) return results;
 
     // 1. Snapshots at least as new as each request.
-    const snapshots = await this.#snapshots.getMany(apiName, [...wanted.keys()]);
-    const needed: string[] = [];
-    for (const [id, want] of wanted) {
-      const snapshot = snapshots.get(id);
-      const read = snapshot && snapshot.fetchedAtMs >= want.notBeforeMs ? fromSnapshot(snapshot) : undefined;
-      if (read) results.set(id, read);
-      else needed.push(id);
-    }
+    let needed = await this.#fromSnapshots(apiName, wanted, [...wanted.keys()], results);
     if (needed.length === 0) return results;
 
-    // Our own events' pending reads are taken now, so nobody else adds them to their calls.
-    const own = needed.flatMap((id) => [...(wanted.get(id)?.inbox ?? [])]);
-    await Promise.all(own.map((messageId) => this.#inbox.claimPendingRead(messageId).catch(() => false)));
+    // Our own events' pending reads are taken now, so nobody else adds them to their calls. An event whose
+    // read another worker already took is in that worker's call right now: wait for its snapshot.
+    const claimedElsewhere: string[] = [];
+    await Promise.all(
+      needed.map(async (id) => {
+        const messageIds = [...(wanted.get(id)?.inbox ?? [])];
+        if (messageIds.length === 0) return;
+        const wins = await Promise.all(
+          messageIds.map((messageId) => this.#inbox.claimPendingRead(messageId).catch(() => true)),
+        );
+        if (!wins.some(Boolean)) claimedElsewhere.push(id);
+      }),
+    );
+    if (claimedElsewhere.length > 0) {
+      const deadline = this.#clock() + this.#claimedReadWaitMs;
+      let waiting = claimedElsewhere;
+      while (waiting.length > 0 && this.#clock() < deadline) {
+        await this.#sleep(CLAIMED_READ_POLL_MS);
+        waiting = await this.#fromSnapshots(apiName, wanted, waiting, results);
+      }
+      needed = needed.filter((id) => !results.has(id));
+      if (needed.length === 0) return results;
+    }
 
     // 2. Fill the last call with other events' ids.
     const chunks: string[][] = [];
@@ -139,13 +170,36 @@ export class CrmReader {
       apiName,
       forCaller: needed.length,
       forOthers: others.length,
-      fromSnapshots: wanted.size - needed.length,
+      fromSnapshotsOrOthers: wanted.size - needed.length,
       calls: chunks.length,
     });
     return results;
   }
 
-  /** Up to `capacity` ids of other events of `apiName` whose reads this worker could claim. */
+  /** Answer what fresh snapshots can; returns the ids still without an answer. */
+  async #fromSnapshots(
+    apiName: string,
+    wanted: ReadonlyMap<string, { notBeforeMs: number }>,
+    ids: readonly string[],
+    results: Map<string, CrmRead>,
+  ): Promise<string[]> {
+    const snapshots = await this.#snapshots.getMany(apiName, ids);
+    const missing: string[] = [];
+    for (const id of ids) {
+      const snapshot = snapshots.get(id);
+      const notBeforeMs = wanted.get(id)?.notBeforeMs ?? 0;
+      const read = snapshot && snapshot.fetchedAtMs >= notBeforeMs ? fromSnapshot(snapshot) : undefined;
+      if (read) results.set(id, read);
+      else missing.push(id);
+    }
+    return missing;
+  }
+
+  /**
+   * Up to `capacity` ids of other events of `apiName` whose reads this worker could claim. Concurrent
+   * workers see the same oldest entries; each starts at a random point of the list and keeps claiming
+   * further entries when others win, so together they cover as many events as their calls can hold.
+   */
   async #takePendingReads(
     apiName: string,
     capacity: number,
@@ -155,8 +209,8 @@ export class CrmReader {
     let pending: Awaited<ReturnType<EventInbox['listPendingReads']>>;
     try {
       pending = await this.#inbox.listPendingReads(apiName, {
-        // Room for entries another worker claims first, and for several events of one record.
-        limit: Math.min(500, capacity * 2 + 20),
+        // Room for entries other workers claim first, and for several events of one record.
+        limit: Math.min(500, capacity * 4 + 20),
         sinceMs: this.#clock() - PENDING_WINDOW_MS,
       });
     } catch (error) {
@@ -164,22 +218,32 @@ export class CrmReader {
       this.#logger.warn('sync.reader.pending-list-failed', { apiName, error });
       return [];
     }
-    const candidates = new Map<string, string[]>();
+    const byRecord = new Map<string, string[]>();
     for (const entry of pending) {
       if (exclude.has(entry.dataId)) continue;
-      const messages = candidates.get(entry.dataId);
+      const messages = byRecord.get(entry.dataId);
       if (messages) messages.push(entry.messageId);
-      else if (candidates.size < capacity) candidates.set(entry.dataId, [entry.messageId]);
+      else byRecord.set(entry.dataId, [entry.messageId]);
     }
-    const claimed = await Promise.all(
-      [...candidates].map(async ([dataId, messageIds]) => {
-        const wins = await Promise.all(
-          messageIds.map((messageId) => this.#inbox.claimPendingRead(messageId).catch(() => false)),
-        );
-        return wins.some(Boolean) ? dataId : undefined;
-      }),
-    );
-    return claimed.filter((id): id is string => id !== undefined);
+    const all = [...byRecord];
+    const offset = all.length === 0 ? 0 : Math.floor(this.#random() * all.length);
+    const candidates = [...all.slice(offset), ...all.slice(0, offset)];
+    const taken: string[] = [];
+    let next = 0;
+    while (taken.length < capacity && next < candidates.length) {
+      const round = candidates.slice(next, next + capacity - taken.length);
+      next += round.length;
+      const won = await Promise.all(
+        round.map(async ([dataId, messageIds]) => {
+          const wins = await Promise.all(
+            messageIds.map((messageId) => this.#inbox.claimPendingRead(messageId).catch(() => false)),
+          );
+          return wins.some(Boolean) ? dataId : undefined;
+        }),
+      );
+      for (const dataId of won) if (dataId !== undefined) taken.push(dataId);
+    }
+    return taken;
   }
 
   async #fetch(apiName: string, ids: readonly string[]): Promise<Map<string, CrmRead>> {

@@ -177,6 +177,8 @@ export class SyncStack {
   readonly #webhookServer: Server;
   readonly #tmp: string;
   #k3Client: K3CloudClient | undefined;
+  /** Added to the handlers' clock: moves claims and leases past their expiry without waiting. */
+  clockOffsetMs = 0;
 
   private constructor(parts: {
     dynamo: StartedDynamo;
@@ -280,10 +282,6 @@ export class SyncStack {
       ...options.env,
     };
     const logs: string[] = [];
-    await configureRuntime({
-      env,
-      logger: createLogger({ level: 'info', write: (line) => logs.push(line) }),
-    });
 
     // The HTTP front for the emulator's change pushes (what API Gateway does in AWS).
     const webhookServer = createServer((request, response) => {
@@ -307,7 +305,21 @@ export class SyncStack {
     const address = webhookServer.address();
     const port = typeof address === 'object' && address !== null ? address.port : 0;
     fx.setCallbackUrls([`http://127.0.0.1:${port}/webhooks/fxiaoke`]);
-    return new SyncStack({ dynamo, tables, fx, k3, sqsClock, sqsEngine, sqs, env, logs, webhookServer, tmp });
+    const stack = new SyncStack({
+      dynamo,
+      tables,
+      fx,
+      k3,
+      sqsClock,
+      sqsEngine,
+      sqs,
+      env,
+      logs,
+      webhookServer,
+      tmp,
+    });
+    await stack.reconfigure({});
+    return stack;
   }
 
   /** The runtime the handlers use (same process). */
@@ -400,10 +412,7 @@ export class SyncStack {
 
   /** Rows of an ExecuteBillQuery against the K3 emulator (a client of its own, for assertions). */
   async k3Rows(formId: string, fieldKeys: string[], filterString = ''): Promise<K3QueryRow[]> {
-    this.#k3Client ??= new K3CloudClient({
-      config: readK3CloudConfig({ K3CLOUD_SERVER_URL: this.k3.url }, { sandbox: true }),
-    });
-    return await this.#k3Client.queryAll({ formId, fieldKeys, filterString });
+    return await this.k3Client().queryAll({ formId, fieldKeys, filterString });
   }
 
   /** Re-point the handlers at other settings (a new runtime is built on the next invocation). */
@@ -412,7 +421,16 @@ export class SyncStack {
     await configureRuntime({
       env: this.env,
       logger: createLogger({ level: 'info', write: (line) => this.logs.push(line) }),
+      clock: () => Date.now() + this.clockOffsetMs,
     });
+  }
+
+  /** A K3Cloud client of the test's own (assertions, ERP-side steps such as shipping an order). */
+  k3Client(): K3CloudClient {
+    this.#k3Client ??= new K3CloudClient({
+      config: readK3CloudConfig({ K3CLOUD_SERVER_URL: this.k3.url }, { sandbox: true }),
+    });
+    return this.#k3Client;
   }
 
   /** Switch the handlers to another mapping config (plain data). */

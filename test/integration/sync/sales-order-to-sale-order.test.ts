@@ -58,12 +58,14 @@ describe('sales-order-to-sale-order and sale-order-to-delivery-notice', () => {
     );
   }
 
+  /** Delivery notices made from an order (one row per notice; the query answers one per entry). */
   async function notices(billNo: string) {
-    return await stack.k3Rows(
+    const rows = await stack.k3Rows(
       'SAL_DELIVERYNOTICE',
       ['FID', 'FBillNo', 'FDocumentStatus'],
       `FSrcBillNo = '${billNo}'`,
     );
+    return [...new Map(rows.map((row) => [row[0], row])).values()];
   }
 
   it('an order whose customer is not in the ERP yet: the customer is created first, then the audited order', async () => {
