@@ -1,42 +1,84 @@
 /**
- * `npm start` — until the local stack (issue #6) lands, this starts both emulators side by side, with their
- * data under `.data/`, so a newcomer can call them from any client. Each runs as its own child process,
- * exactly as `npm run emulator:k3cloud` / `npm run emulator:fxiaoke` would.
+ * `npm start` — the whole sync on one machine: every function of serverless.yml with local stand-ins for
+ * API Gateway, SQS, EventBridge, DynamoDB and SSM, and — when `K3CLOUD_SERVER_URL` / `FXIAOKE_BASE_URL` are
+ * not set — the emulators of both vendors ("sandbox mode"). See docs/local-stack.md.
+ *
+ * Exit codes: 0 after a clean stop, 2 for settings or serverless.yml problems (one line each), 1 otherwise.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { ConfigError, SyncError } from '../../lib/errors.ts';
+import { createLogger } from '../../lib/log.ts';
+import { startupBanner } from './runtime/banner.ts';
+import { environmentWithDotEnv } from './runtime/dotenv.ts';
+import { LocalRuntimeError } from './runtime/errors.ts';
+import { type LocalSettings, readLocalSettings } from './runtime/local-settings.ts';
+import { type LocalStack, startLocalStack } from './runtime/stack.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
-const children: ChildProcess[] = [
-  ['k3cloud-emulator', { K3CLOUD_EMULATOR_DATA_DIR: '.data/k3cloud-emulator' }],
-  ['fxiaoke-emulator', { FXIAOKE_EMULATOR_DATA_DIR: '.data/fxiaoke-emulator' }],
-].map(([name, env]) =>
-  spawn(process.execPath, ['--import', 'tsx', `infra/local/${name}/main.ts`], {
-    cwd: root,
-    env: { ...process.env, ...(env as Record<string, string>) },
-    stdio: 'inherit',
-  }),
-);
-
-process.stdout.write(
-  '沙箱模式：两个模拟器已启动，Ctrl-C 停止 / Sandbox mode: both emulators are starting; Ctrl-C stops them.\n',
-);
-
-let stopping = false;
-function stop(signal: NodeJS.Signals): void {
-  if (stopping) return;
-  stopping = true;
-  for (const child of children) child.kill(signal);
+function fail(error: unknown): never {
+  if (error instanceof ConfigError || error instanceof LocalRuntimeError) {
+    process.stderr.write(`\n本地运行时无法启动 / The local stack cannot start:\n${error.message}\n`);
+    process.exit(2);
+  }
+  const message = error instanceof SyncError || error instanceof Error ? error.message : String(error);
+  process.stderr.write(`\n本地运行时启动失败 / The local stack failed to start: ${message}\n`);
+  process.exit(1);
 }
-process.on('SIGINT', () => stop('SIGINT'));
-process.on('SIGTERM', () => stop('SIGTERM'));
-for (const child of children) {
-  child.on('exit', (code) => {
-    if (!stopping) {
-      process.stderr.write(`一个模拟器退出 / an emulator exited (code ${code}); stopping the other.\n`);
-      stop('SIGTERM');
-    }
-    if (children.every((c) => c.exitCode !== null || c.signalCode !== null)) process.exit(code ?? 0);
+
+async function main(): Promise<void> {
+  // Functions resolve relative paths (SYNC_CONFIG_PATH) from their task root, which is the repository here.
+  process.chdir(root);
+  let settings: LocalSettings;
+  let env: Record<string, string | undefined>;
+  let envFile: string | undefined;
+  try {
+    const loaded = environmentWithDotEnv(process.env, process.env.LOCAL_ENV_FILE ?? '.env');
+    env = loaded.env;
+    envFile = loaded.loadedFrom;
+    settings = readLocalSettings(env, root);
+  } catch (error) {
+    fail(error);
+  }
+  const logger = createLogger({ base: { service: 'local-stack' } });
+  let stack: LocalStack;
+  try {
+    stack = await startLocalStack({ settings, env, logger });
+  } catch (error) {
+    fail(error);
+  }
+  process.stdout.write(startupBanner(stack, settings, envFile));
+  const loadingSince = performance.now();
+  void stack.ready.then(() => {
+    const seconds = ((performance.now() - loadingSince) / 1000).toFixed(1);
+    const failed = [...stack.initErrors.entries()];
+    process.stdout.write(
+      failed.length === 0
+        ? `✓ 就绪：${stack.invokers.size} 个函数已加载（${seconds} s）/ ready: ${stack.invokers.size} functions loaded (${seconds} s)\n`
+        : `✗ ${failed.length} 个函数加载失败 / ${failed.length} function(s) failed to load:\n${failed.map(([key, error]) => `  ${key}: ${error}`).join('\n')}\n`,
+    );
   });
+
+  let signals = 0;
+  const stop = (signal: string): void => {
+    signals++;
+    if (signals > 1) {
+      process.stderr.write('再次收到信号，立即退出 / second signal: exiting now\n');
+      process.exit(130);
+    }
+    process.stdout.write(
+      `正在停止（最多等待 ${settings.shutdownGraceMs} ms）/ stopping (waiting up to ${settings.shutdownGraceMs} ms)…\n`,
+    );
+    stack.stop(signal).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error('local.stack.stop_failed', { error });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
 }
+
+main().catch(fail);

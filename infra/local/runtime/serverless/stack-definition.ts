@@ -203,7 +203,7 @@ export function readStackDefinition(options: ReadStackOptions): StackDefinition 
     region,
     accountId: LOCAL_ACCOUNT_ID,
     env: options.env,
-    options: { stage: stageValue, region },
+    options: { stage: stageValue },
   });
   const doc = objectAt(resolver.resolveDocument(), '(root)');
 

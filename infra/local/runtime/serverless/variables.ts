@@ -300,8 +300,7 @@ export class VariableResolver {
         if (address === 'instanceId') return ctx.instanceId ?? 'local';
         break;
       case 'opt':
-        if (address === 'stage') return ctx.options?.stage ?? ctx.stage;
-        if (address === 'region') return ctx.options?.region ?? ctx.region;
+        // Only options actually given (as on the command line); `${opt:region, 'ap-east-1'}` falls back.
         return ctx.options?.[address];
       case 'env':
         return ctx.env[address] === '' ? undefined : ctx.env[address];

@@ -1,0 +1,99 @@
+/**
+ * The local stack's own settings, from the environment (and `.env`), validated once with one line per
+ * problem. They only say where things listen and where data lives; the sync's settings (K3CLOUD_*,
+ * FXIAOKE_*, SYNC_*) belong to the functions and are handed to them (see `function-settings.ts`).
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { type Env, parseEnv } from '../../../lib/env.ts';
+
+const port = (fallback: number) =>
+  z.coerce
+    .number('must be a port number')
+    .int('must be a port number')
+    .min(0, 'must be 0–65535')
+    .max(65_535, 'must be 0–65535')
+    .default(fallback);
+
+const schema = z.object({
+  PORT: port(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  LOCAL_DATA_DIR: z.string().min(1).default('.data'),
+  LOCAL_STAGE: z
+    .string()
+    .regex(/^[A-Za-z0-9-]{1,32}$/, 'must be 1–32 letters, digits or hyphens')
+    .default('local'),
+  LOCAL_SERVERLESS_FILE: z.string().min(1).default('serverless.yml'),
+  LOCAL_SQS_PORT: port(0),
+  LOCAL_DYNAMODB_PORT: port(0),
+  LOCAL_SSM_PORT: port(0),
+  K3CLOUD_EMULATOR_PORT: port(8090),
+  FXIAOKE_EMULATOR_PORT: port(8091),
+  LOCAL_ISOLATION: z.enum(['worker', 'inline'], 'expected worker or inline').default('worker'),
+  LOCAL_SQS_CONCURRENCY: z.coerce
+    .number('must be a number')
+    .int()
+    .min(1, 'must be at least 1')
+    .max(100, 'must be at most 100')
+    .default(5),
+  LOCAL_SCHEDULES: z.enum(['on', 'off'], 'expected on or off').default('on'),
+  LOCAL_SHUTDOWN_GRACE_MS: z.coerce
+    .number('must be a number of ms')
+    .int()
+    .min(0)
+    .max(600_000)
+    .default(10_000),
+  LOCAL_CONTROL: z.enum(['on', 'off'], 'expected on or off').optional(),
+});
+
+export interface LocalSettings {
+  host: string;
+  port: number;
+  /** Absolute. */
+  dataDir: string;
+  stage: string;
+  /** Absolute path of serverless.yml. */
+  serverlessFile: string;
+  sqsPort: number;
+  dynamoPort: number;
+  ssmPort: number;
+  k3EmulatorPort: number;
+  fxEmulatorPort: number;
+  isolation: 'worker' | 'inline';
+  defaultSqsConcurrency: number;
+  schedules: boolean;
+  shutdownGraceMs: number;
+  /** The `/__local/` control endpoint: on by default only when the gateway listens on loopback. */
+  control: boolean;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/**
+ * Read the local stack's settings; relative paths are taken from `rootDir`.
+ *
+ * @throws {ConfigError} naming every bad variable.
+ */
+export function readLocalSettings(env: Env, rootDir: string): LocalSettings {
+  const parsed = parseEnv(schema, env);
+  const absolute = (path: string) => (isAbsolute(path) ? path : resolve(rootDir, path));
+  return {
+    host: parsed.HOST,
+    port: parsed.PORT,
+    dataDir: absolute(parsed.LOCAL_DATA_DIR),
+    stage: parsed.LOCAL_STAGE,
+    serverlessFile: absolute(parsed.LOCAL_SERVERLESS_FILE),
+    sqsPort: parsed.LOCAL_SQS_PORT,
+    dynamoPort: parsed.LOCAL_DYNAMODB_PORT,
+    ssmPort: parsed.LOCAL_SSM_PORT,
+    k3EmulatorPort: parsed.K3CLOUD_EMULATOR_PORT,
+    fxEmulatorPort: parsed.FXIAOKE_EMULATOR_PORT,
+    isolation: parsed.LOCAL_ISOLATION,
+    defaultSqsConcurrency: parsed.LOCAL_SQS_CONCURRENCY,
+    schedules: parsed.LOCAL_SCHEDULES === 'on',
+    shutdownGraceMs: parsed.LOCAL_SHUTDOWN_GRACE_MS,
+    control: (parsed.LOCAL_CONTROL ?? (isLoopback(parsed.HOST) ? 'on' : 'off')) === 'on',
+  };
+}
