@@ -16,23 +16,20 @@ import type {
 } from 'aws-lambda';
 import { z } from 'zod';
 import { asSyncError, ConfigError, InvalidInputError } from '../errors.ts';
-import { createLogger } from '../log.ts';
 import { processQueueBatch, type QueueBatchOptions } from './batch.ts';
-import { getRuntime, type SyncRuntime } from './runtime.ts';
+import { getRuntime, runtimeLogger, type SyncRuntime } from './runtime.ts';
 import type { RunSummary } from './scheduled.ts';
 import { handleWebhook, jsonReply } from './webhook.ts';
 
 /** Time kept back from the Lambda deadline to answer cleanly (report the batch, log, return). */
 const DEADLINE_MARGIN_MS = 10_000;
 
-const bootLogger = createLogger({ base: { service: 'fxiaoke-k3cloud-sync' } });
-
 async function runtimeFor(fn: string): Promise<SyncRuntime> {
   try {
     return await getRuntime();
   } catch (error) {
     const failure = asSyncError(error);
-    bootLogger.error('sync.runtime.failed', {
+    runtimeLogger().error('sync.runtime.failed', {
       fn,
       error: failure,
       ...(error instanceof ConfigError ? { problems: error.problems } : {}),

@@ -82,6 +82,7 @@ export interface RuntimeDeps {
 
 interface Shared {
   deps: RuntimeDeps;
+  logger: Logger;
   settings: SettingsCache;
   dynamo: DynamoDBClient;
   sqs: SQSClient;
@@ -116,6 +117,7 @@ function newShared(deps: RuntimeDeps): Shared {
   const source = prefix ? new SsmParameterSource(deps.ssmClient ?? new SSMClient({}), prefix) : undefined;
   return {
     deps,
+    logger,
     settings: new SettingsCache({
       env,
       source,
@@ -127,6 +129,12 @@ function newShared(deps: RuntimeDeps): Shared {
     sqs: deps.sqsClient ?? new SQSClient({}),
     current: undefined,
   };
+}
+
+/** The logger the runtime uses (also when it cannot be built: start-up failures are logged with it). */
+export function runtimeLogger(): Logger {
+  shared ??= newShared({});
+  return shared.logger;
 }
 
 /**
@@ -171,7 +179,7 @@ async function buildRuntime(ctx: Shared, snapshot: SettingsSnapshot): Promise<Sy
   const env = snapshot.env;
   const deps = ctx.deps;
   const clock = deps.clock ?? systemClock;
-  const logger = deps.logger ?? createLogger({ base: { service: 'fxiaoke-k3cloud-sync' } });
+  const logger = ctx.logger;
   // Every problem of every reader at once, so an operator fixes the settings in one round.
   const problems: string[] = [];
   const attempt = <T>(read: () => T): T | undefined => {
