@@ -206,7 +206,14 @@ export async function processSalesOrderChanges(
 
   // 1. One group per order.
   const groups = new Map<string, OrderGroup>();
-  for (const group of orderEvents.values()) groups.set(group.id, { ...group, viaLines: false });
+  for (const group of orderEvents.values()) {
+    groups.set(group.id, {
+      ...group,
+      sqsMessageIds: [...group.sqsMessageIds],
+      inboxMessageIds: [...group.inboxMessageIds],
+      viaLines: false,
+    });
+  }
   const orderOfLine = await ordersOfLineEvents(runtime, [...lineEvents.values()]);
   for (const line of lineEvents.values()) {
     const orderId = orderOfLine.get(line.id);
@@ -232,7 +239,8 @@ export async function processSalesOrderChanges(
     [...groups.values()].map((g) => ({
       id: g.id,
       notBeforeMs: g.notBeforeMs,
-      inboxMessageIds: g.inboxMessageIds,
+      // Only the order's own events have a pending read of SalesOrderObj (line events were read as lines).
+      inboxMessageIds: orderEvents.get(g.id)?.inboxMessageIds ?? [],
     })),
   );
   const orders = new Map<string, { group: OrderGroup; order: CrmRecordWithDetails }>();

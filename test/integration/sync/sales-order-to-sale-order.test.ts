@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { deliveryNoticeMessage } from '../../../lib/sync/messages.ts';
-import { exampleConfigData, SyncStack } from './harness.ts';
+import { exampleConfigData, pushBody, SyncStack } from './harness.ts';
 
 describe('sales-order-to-sale-order and sale-order-to-delivery-notice', () => {
   let stack: SyncStack;
@@ -188,6 +188,45 @@ describe('sales-order-to-sale-order and sale-order-to-delivery-notice', () => {
     } finally {
       await stack.useConfig(exampleConfigData());
     }
+  });
+
+  it('a change pushed for an order line (SalesOrderProductObj) syncs its order', async () => {
+    const accountId = await newAccount('临沂商城物流有限公司');
+    const { dataId } = await newOrder(accountId, [{ code: 'WL0001', quantity: 2, price: 35 }]);
+    await stack.settle();
+    const line = (await stack.fx.listRecords('SalesOrderProductObj')).find((l) => l.order_id === dataId);
+    assert.ok(line);
+    const runtime = await stack.runtime();
+    await runtime
+      .fx()
+      .update('SalesOrderProductObj', String(line._id), { quantity: '9', subtotal: '315.00' });
+    const reply = await stack.push(pushBody('SalesOrderProductObj', String(line._id)));
+    assert.equal(reply.statusCode, 200);
+    await stack.settle();
+    const rows = await erpOrder(dataId);
+    assert.deepEqual(
+      rows.map((row) => [row[4], row[5]]),
+      [['WL0001', 9]],
+    );
+  });
+
+  it('the account flow and an order needing the same new account, at the same time, make one customer', async () => {
+    const accountId = await newAccount('济宁运河农机有限公司');
+    await newOrder(accountId, [{ code: 'WL0002', quantity: 1, price: 12.5 }]);
+    await stack.fx.pushesSettled();
+    assert.equal((await stack.push(pushBody('AccountObj', accountId))).statusCode, 200);
+    for (let round = 0; round < 3; round += 1) {
+      await Promise.all([stack.pump('accountToCustomer'), stack.pump('salesOrderToSaleOrder')]);
+      // Whoever lost the race retries after its backoff.
+      stack.sqsClock.advance(60_000);
+    }
+    const copies = await stack.k3Rows(
+      'BD_Customer',
+      ['FCUSTID', 'FUseOrgId.FNumber'],
+      `F_FXK_CrmId = '${accountId}'`,
+    );
+    assert.equal(copies.filter((row) => row[1] === '100').length, 1, 'one customer');
+    assert.equal(copies.length, 3, 'allocated once');
   });
 
   it('requesting delivery pushes the order to one audited delivery notice; repeats never push twice', async () => {
