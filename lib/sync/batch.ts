@@ -44,6 +44,11 @@ export interface BatchContext {
   logger: Logger;
   /** The queue's redrive `maxReceiveCount`. */
   maxReceiveCount: number;
+  /**
+   * Aborts remote calls shortly before the Lambda's deadline, so the batch still answers (a write aborted
+   * after sending is outcome-unknown: retried with a look-up first).
+   */
+  signal?: AbortSignal | undefined;
 }
 
 export type BatchProcessor<T> = (records: QueueRecord<T>[], ctx: BatchContext) => Promise<RecordReport[]>;
@@ -68,6 +73,7 @@ export async function processQueueBatch<T>(
   event: SQSEvent,
   runtime: SyncRuntime,
   options: QueueBatchOptions<T>,
+  signal?: AbortSignal,
 ): Promise<SQSBatchResponse> {
   const logger = runtime.logger.child({ flow: options.flow });
   const maxReceiveCount = runtime.settings.maxReceiveCount;
@@ -109,7 +115,7 @@ export async function processQueueBatch<T>(
   let batchError: SyncError | undefined;
   if (parsed.length > 0) {
     try {
-      reports = await options.process(parsed, { runtime, logger, maxReceiveCount });
+      reports = await options.process(parsed, { runtime, logger, maxReceiveCount, signal });
     } catch (error) {
       batchError = asSyncError(error);
       logger.error('sync.batch.failed', { error: batchError, messages: parsed.length });

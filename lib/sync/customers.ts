@@ -375,7 +375,11 @@ export async function processAccountChanges(
       inboxMessageIds: group.inboxMessageIds,
     });
   }
-  const outcomes = await syncCustomers(inputs, { runtime, logger: ctx.logger });
+  const outcomes = await syncCustomers(inputs, {
+    runtime,
+    logger: ctx.logger,
+    ...(ctx.signal ? { callOptions: { signal: ctx.signal } } : {}),
+  });
   for (const input of inputs) {
     const group = groups.get(input.account.record._id);
     const outcome = outcomes.get(input.account.record._id);

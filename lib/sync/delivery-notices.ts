@@ -70,6 +70,7 @@ export async function processDeliveryNoticeRequests(
   const { runtime, logger } = ctx;
   const config = runtime.config;
   const links = runtime.state.links;
+  const call = ctx.signal ? { signal: ctx.signal } : {};
   const works = new Map<string, NoticeWork>();
   for (const record of records) {
     const body = record.body;
@@ -177,7 +178,7 @@ export async function processDeliveryNoticeRequests(
         string,
         { id: number; number: string | undefined; status: string | undefined }
       >();
-      for (const row of await queryRows(k3, query)) {
+      for (const row of await queryRows(k3, query, call)) {
         const source = cellText(row, 'FSrcBillNo');
         if (source !== undefined && !byOrder.has(source)) {
           byOrder.set(source, {
@@ -226,7 +227,7 @@ export async function processDeliveryNoticeRequests(
           config,
           targetOrgId === undefined ? {} : { targetOrgId },
         );
-        const pushed = await k3.push(toPushInput(SALE_ORDER_FORM_ID, push));
+        const pushed = await k3.push(toPushInput(SALE_ORDER_FORM_ID, push), call);
         work.ops.push('Push');
         const target = pushed.targets.find((t) => t.id !== null);
         if (!target?.id) {
@@ -258,7 +259,7 @@ export async function processDeliveryNoticeRequests(
     );
     const submitFailures = await runBatched(
       submit.flatMap((w) => w.noticeId ?? []),
-      (ids) => k3.submit({ formId: NOTICE_FORM_ID, ids }),
+      (ids) => k3.submit({ formId: NOTICE_FORM_ID, ids }, call),
     );
     for (const work of submit) {
       const error = submitFailures.get(work.noticeId ?? '');
@@ -271,7 +272,7 @@ export async function processDeliveryNoticeRequests(
     const audit = live().filter((w) => w.noticeId && w.status === 'B');
     const auditFailures = await runBatched(
       audit.flatMap((w) => w.noticeId ?? []),
-      (ids) => k3.audit({ formId: NOTICE_FORM_ID, ids }),
+      (ids) => k3.audit({ formId: NOTICE_FORM_ID, ids }, call),
     );
     for (const work of audit) {
       const error = auditFailures.get(work.noticeId ?? '');

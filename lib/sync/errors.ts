@@ -66,11 +66,3 @@ export function dependencyFailed(what: string, cause: SyncError): PipelineError 
     },
   );
 }
-
-/** The flow this message belongs to is not configured or switched off (the config changed after queueing). */
-export function flowDisabled(flowPath: string): PipelineError {
-  return new PipelineError(
-    `同步流程 ${flowPath} 未配置或未启用，消息已跳过 / flow ${flowPath} is not configured or disabled; message skipped`,
-    { kind: 'config', fault: 'ours', code: 'FLOW_DISABLED' },
-  );
-}

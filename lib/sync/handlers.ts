@@ -69,9 +69,14 @@ export function queueHandler<T>(
   fn: string,
   options: QueueBatchOptions<T>,
 ): (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse> {
-  return async (event) => {
+  return async (event, context) => {
     const runtime = await runtimeFor(fn);
-    return await processQueueBatch(event, runtime, options);
+    const remaining = context?.getRemainingTimeInMillis?.();
+    const signal =
+      remaining === undefined
+        ? undefined
+        : AbortSignal.timeout(Math.max(1_000, remaining - DEADLINE_MARGIN_MS));
+    return await processQueueBatch(event, runtime, options, signal);
   };
 }
 

@@ -276,6 +276,7 @@ export async function processSalesOrderChanges(
     customerErrors,
     reports,
     logger,
+    ctx.signal,
   );
 
   // 4. Materials.
@@ -313,7 +314,8 @@ export async function processSalesOrderChanges(
       refs: { customerNumber, materials },
     });
   }
-  const outcomes = await syncCrmToErp(orderSpec(runtime), items, { runtime, logger });
+  const callOptions = ctx.signal ? { signal: ctx.signal } : {};
+  const outcomes = await syncCrmToErp(orderSpec(runtime), items, { runtime, logger, callOptions });
 
   // 6. Write-back and delivery-notice requests.
   const writeBacks: { orderId: string; message: OutgoingMessage }[] = [];
@@ -427,6 +429,7 @@ async function resolveCustomers(
   errors: Map<string, SyncError>,
   reports: RecordReport[],
   logger: BatchContext['logger'],
+  signal: AbortSignal | undefined,
 ): Promise<Map<string, string>> {
   const numbers = new Map<string, string>();
   const firstOrderOf = new Map<string, OrderGroup>();
@@ -491,7 +494,11 @@ async function resolveCustomers(
     ];
   });
   logger.info('sync.order.customer-dependency', { accounts: inputs.length });
-  const outcomes = await syncCustomers(inputs, { runtime, logger });
+  const outcomes = await syncCustomers(inputs, {
+    runtime,
+    logger,
+    ...(signal ? { callOptions: { signal } } : {}),
+  });
   for (const input of inputs) {
     const accountId = input.account.record._id;
     const outcome = outcomes.get(accountId);
