@@ -274,3 +274,43 @@ describe('readStackDefinition', () => {
     });
   });
 });
+
+describe('readStackDefinition on the project serverless.yml', () => {
+  const project = fileURLToPath(new URL('../../../serverless.yml', import.meta.url));
+  const stack = readStackDefinition({ path: project, env: {}, sqsEndpoint: SQS, stage: 'local' });
+
+  it('finds every function with a handler module that exists, and wires the webhook route', () => {
+    assert.ok(stack.functions.length >= 2);
+    for (const f of stack.functions) assert.match(f.modulePath, /\/functions\/[a-z-]+\.ts$/);
+    const routes = stack.functions.flatMap((f) => f.httpRoutes.map((r) => r.routeKey));
+    assert.ok(routes.includes('POST /webhooks/fxiaoke'));
+  });
+
+  it('gives every SQS-triggered function a FIFO queue with a dead-letter queue, as the cloud has', () => {
+    const triggers = stack.functions.flatMap((f) => f.sqsTriggers);
+    assert.ok(triggers.length > 0);
+    for (const trigger of triggers) {
+      const queue = stack.queues.find((q) => q.name === trigger.queueName);
+      assert.ok(queue?.settings.fifo, `${trigger.queueName} is FIFO`);
+      assert.ok(queue?.settings.redrivePolicy, `${trigger.queueName} has a redrive policy`);
+      assert.ok(trigger.reportBatchItemFailures, `${trigger.queueName} reports batch item failures`);
+    }
+  });
+
+  it('resolves every environment value (queue URLs on the local endpoint, state tables by stack name)', () => {
+    for (const f of stack.functions) {
+      for (const [name, value] of Object.entries(f.environment)) {
+        assert.doesNotMatch(value, /\$\{(self|sls|opt|env|param|file)[:(]/, `${f.key}.${name} is resolved`);
+        if (name.startsWith('SYNC_QUEUE_URL_'))
+          assert.ok(value.startsWith(`${SQS}/000000000000/`), `${name}=${value}`);
+      }
+      assert.equal(f.environment.STATE_TABLE_LINKS, `${stack.stackName}-links`);
+    }
+    assert.deepEqual(stack.tables.map((t) => t.logicalId).sort(), [
+      'StateCoordinationTable',
+      'StateInboxTable',
+      'StateLinksTable',
+      'StateSyncLogTable',
+    ]);
+  });
+});
