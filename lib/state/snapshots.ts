@@ -4,9 +4,11 @@
  * copy instead of calling Fxiaoke again.
  *
  * A snapshot is only as good as its `fetchedAtMs`: a worker uses one only when it was fetched after the
- * worker's event was received (so it contains at least the change the event announced). Snapshots never go
- * backwards: a write carrying an older `fetchedAtMs` than the stored one is refused, so a slow reader cannot
- * overwrite a newer copy with an older one.
+ * worker's event was received (so it contains at least the change the event announced). Every snapshot is
+ * the record *as of its own* `fetchedAtMs`, so an older copy overwriting a newer one can never be mistaken
+ * for fresh — at worst a later reader finds it too old and reads again. {@link SnapshotStore.put} still
+ * refuses to go backwards; {@link SnapshotStore.putMany} writes a whole read with BatchWriteItem (25 items
+ * per request, no conditions), which is what a coalesced read of 100 records needs to stay cheap.
  *
  * Items live in the coordination table (`pk = snapshot#<kind>#<id>`) and expire after `ttlMs` (TTL attribute
  * `purgeAtSec`; reads ignore expired items, as everywhere in lib/state). A snapshot is a cache: losing one
@@ -31,8 +33,6 @@ export const DEFAULT_SNAPSHOT_TTL_MS = 10 * 60_000;
 /** Kinds are object apiNames (`AccountObj`); `#` is refused so keys stay unambiguous. */
 const KIND_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
 const MAX_ID_LENGTH = 256;
-/** Parallel PutItems when many snapshots are written at once (keeps a Lambda's sockets in check). */
-const PUT_CONCURRENCY = 16;
 
 export interface Snapshot {
   kind: string;
@@ -142,51 +142,56 @@ export class SnapshotStore {
       );
     }
     const now = this.#clock();
-    return await this.#table.put(
-      {
-        pk: itemKey(kind, snapshot.id),
-        kind,
-        id: snapshot.id,
-        fetchedAtMs: snapshot.fetchedAtMs,
-        found: snapshot.found,
-        ...(snapshot.found && snapshot.payload !== undefined
-          ? { payload: JSON.stringify(snapshot.payload) }
-          : {}),
-        [PURGE_AT_ATTRIBUTE]: Math.ceil((now + this.#ttlMs) / 1000),
-      },
-      {
-        condition: 'attribute_not_exists(#pk) OR #fetched < :fetched OR #purge <= :nowSec',
-        names: { '#pk': 'pk', '#fetched': 'fetchedAtMs', '#purge': PURGE_AT_ATTRIBUTE },
-        values: { ':fetched': snapshot.fetchedAtMs, ':nowSec': Math.floor(now / 1000) },
-      },
-    );
+    return await this.#table.put(this.#item(kind, snapshot, Math.ceil((now + this.#ttlMs) / 1000)), {
+      condition: 'attribute_not_exists(#pk) OR #fetched < :fetched OR #purge <= :nowSec',
+      names: { '#pk': 'pk', '#fetched': 'fetchedAtMs', '#purge': PURGE_AT_ATTRIBUTE },
+      values: { ':fetched': snapshot.fetchedAtMs, ':nowSec': Math.floor(now / 1000) },
+    });
   }
 
   /**
-   * Store many snapshots of one kind (in parallel, bounded). Failures of single items are logged and
-   * skipped — a missing snapshot only costs a later reader one more call; the count of stored ones is
-   * returned.
+   * Store the snapshots of one read (unconditionally, with BatchWriteItem: 25 per request, in parallel).
+   * A failure is logged and swallowed — a missing snapshot only costs a later reader one more call; the
+   * number of snapshots written is returned (0 after a failure).
    *
-   * @throws {InvalidInputError} for a malformed kind.
+   * @throws {InvalidInputError} for a malformed kind, id or time.
    */
   async putMany(kind: string, snapshots: readonly SnapshotInput[]): Promise<number> {
     checkKind(kind);
-    let stored = 0;
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < snapshots.length) {
-        const snapshot = snapshots[next];
-        next += 1;
-        if (snapshot === undefined) continue;
-        try {
-          if (await this.put(kind, snapshot)) stored += 1;
-        } catch (error) {
-          this.#logger.warn('state.snapshot.put-failed', { kind, id: snapshot.id, error });
-        }
+    const purgeAtSec = Math.ceil((this.#clock() + this.#ttlMs) / 1000);
+    const items = snapshots.map((snapshot) => {
+      checkId(snapshot.id);
+      if (!Number.isFinite(snapshot.fetchedAtMs)) {
+        throw new InvalidInputError(
+          'fetchedAtMs 必须为数字 / fetchedAtMs must be a number',
+          'STATE_BAD_OPTION',
+        );
       }
+      return this.#item(kind, snapshot, purgeAtSec);
+    });
+    // Within one request DynamoDB refuses two items with the same key: keep the last of each id.
+    const unique = [...new Map(items.map((item) => [item.pk, item])).values()];
+    try {
+      await this.#table.batchPut(unique);
+      return unique.length;
+    } catch (error) {
+      this.#logger.warn('state.snapshot.put-failed', { kind, count: unique.length, error });
+      return 0;
+    }
+  }
+
+  #item(kind: string, snapshot: SnapshotInput, purgeAtSec: number): Record<string, unknown> & { pk: string } {
+    return {
+      pk: itemKey(kind, snapshot.id),
+      kind,
+      id: snapshot.id,
+      fetchedAtMs: snapshot.fetchedAtMs,
+      found: snapshot.found,
+      ...(snapshot.found && snapshot.payload !== undefined
+        ? { payload: JSON.stringify(snapshot.payload) }
+        : {}),
+      [PURGE_AT_ATTRIBUTE]: purgeAtSec,
     };
-    await Promise.all(Array.from({ length: Math.min(PUT_CONCURRENCY, snapshots.length) }, worker));
-    return stored;
   }
 }
 

@@ -3,13 +3,14 @@
  * reported as `false` instead of thrown, every other SDK failure translated once into a {@link StateError}.
  *
  * Only operations that both dynalite (the embedded engine) and AWS DynamoDB implement are used: GetItem,
- * PutItem, UpdateItem, DeleteItem, Query and BatchGetItem. No transactions, and no reliance on
+ * PutItem, UpdateItem, DeleteItem, Query, BatchGetItem and BatchWriteItem (unconditional puts only). No transactions, and no reliance on
  * `ReturnValuesOnConditionCheckFailure` (dynalite does not return the item; toolchain facts §1) — a store
  * that needs to know why a condition failed reads the item again.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
+  BatchWriteCommand,
   DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
@@ -61,6 +62,8 @@ export interface QueryPage {
 
 /** BatchGetItem accepts at most 100 keys per request. */
 const BATCH_GET_MAX_KEYS = 100;
+/** BatchWriteItem accepts at most 25 items per request. */
+const BATCH_WRITE_MAX_ITEMS = 25;
 /** Unprocessed keys are retried a few times before we give up and report the table as unavailable. */
 const BATCH_GET_MAX_ROUNDS = 5;
 
@@ -193,6 +196,45 @@ export class StateTable {
     } catch (error) {
       throw toStateError(error, 'Query', this.name);
     }
+  }
+
+  /**
+   * Write many items without conditions (any number; requests of 25 sent in parallel, unprocessed items
+   * retried a few times). For data that may be overwritten freely, such as caches.
+   *
+   * @throws {StateError} when DynamoDB fails or keeps leaving items unprocessed.
+   */
+  async batchPut(items: readonly Item[]): Promise<void> {
+    const chunks: Item[][] = [];
+    for (let start = 0; start < items.length; start += BATCH_WRITE_MAX_ITEMS) {
+      chunks.push(items.slice(start, start + BATCH_WRITE_MAX_ITEMS));
+    }
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        let pending = chunk.map((item) => ({ PutRequest: { Item: item } }));
+        for (let round = 0; pending.length > 0; round += 1) {
+          if (round >= BATCH_GET_MAX_ROUNDS) {
+            throw toStateError(
+              Object.assign(new Error('BatchWriteItem kept returning UnprocessedItems'), {
+                name: 'ServiceUnavailable',
+              }),
+              'BatchWriteItem',
+              this.name,
+            );
+          }
+          try {
+            const out = await this.#doc.send(
+              new BatchWriteCommand({ RequestItems: { [this.name]: pending } }),
+            );
+            pending = (out.UnprocessedItems?.[this.name] ?? []).flatMap((request) =>
+              request.PutRequest?.Item ? [{ PutRequest: { Item: request.PutRequest.Item } }] : [],
+            );
+          } catch (error) {
+            throw toStateError(error, 'BatchWriteItem', this.name);
+          }
+        }
+      }),
+    );
   }
 
   /**
