@@ -1,6 +1,7 @@
 /**
- * The embedded DynamoDB engine of the local stack: dynalite in process (pure Node), with its LevelDB data
- * under the data directory so a restart keeps every item, and the tables of serverless.yml created on it.
+ * The embedded DynamoDB engine of the local stack: dynalite in process (pure Node, in a thread of its own:
+ * `dynamodb-thread.ts`), with its LevelDB data under the data directory so a restart keeps every item, and
+ * the tables of serverless.yml created on it.
  *
  * The four state tables are created by `createStateTables` from `lib/state` — from the same
  * `infra/dynamodb-tables.json` serverless.yml deploys — which also checks that tables left by an earlier
@@ -8,23 +9,14 @@
  * created from its definition.
  */
 import { mkdirSync } from 'node:fs';
-import type { Server } from 'node:http';
-import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { z } from 'zod';
 import { type Logger, silentLogger } from '../../../lib/log.ts';
 import { createStateTables, STATE_TABLES } from '../../../lib/state/tables.ts';
 import { LocalRuntimeError } from './errors.ts';
-import { closeServer, listen } from './http-util.ts';
 import type { StackDefinition } from './serverless/stack-definition.ts';
-
-interface DynaliteOptions {
-  path?: string;
-  createTableMs?: number;
-  deleteTableMs?: number;
-  updateTableMs?: number;
-}
-
-const require = createRequire(import.meta.url);
+import { workerExecArgv } from './worker-exec-argv.ts';
 
 export const LOCAL_AWS_CREDENTIALS = {
   accessKeyId: 'AKIAFXK3LOCALFAKE000',
@@ -39,10 +31,10 @@ export interface EmbeddedDynamo {
 }
 
 /**
- * Start dynalite, persisted under `dataDir` when given.
+ * Start dynalite in its own thread, persisted under `dataDir` when given.
  *
- * @throws {LocalRuntimeError} `LOCAL_SETTINGS_INVALID` when the data directory is locked by another process
- *   (another `npm start` on the same directory) or cannot be created; the listen error for a busy port.
+ * @throws {LocalRuntimeError} `LOCAL_SETTINGS_INVALID` when the engine cannot start (a busy port, a data
+ *   directory that cannot be created).
  */
 export async function startEmbeddedDynamo(options: {
   dataDir?: string | undefined;
@@ -50,28 +42,76 @@ export async function startEmbeddedDynamo(options: {
   port?: number;
   region: string;
 }): Promise<EmbeddedDynamo> {
-  // dynalite ships no type declarations; its factory returns a plain node:http Server.
-  const dynalite: (options: DynaliteOptions) => Server = require('dynalite');
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-  const server = dynalite({
-    ...(options.dataDir ? { path: options.dataDir } : {}),
-    createTableMs: 0,
-    deleteTableMs: 0,
-    updateTableMs: 0,
+  const worker = new Worker(new URL('./dynamodb-thread.ts', import.meta.url), {
+    workerData: { dataDir: options.dataDir, host: options.host ?? '127.0.0.1', port: options.port ?? 0 },
+    execArgv: workerExecArgv(),
   });
-  const { origin } = await listen(server, options.host ?? '127.0.0.1', options.port ?? 0);
+  const messages = z.discriminatedUnion('type', [
+    z.object({ type: z.literal('listening'), origin: z.string() }),
+    z.object({ type: z.literal('failed'), message: z.string() }),
+    z.object({ type: z.literal('closed'), error: z.string().optional() }),
+  ]);
+  const next = (): Promise<z.output<typeof messages>> =>
+    new Promise((resolve, reject) => {
+      const onMessage = (raw: unknown) => {
+        cleanup();
+        resolve(messages.parse(raw));
+      };
+      const onError = (error: Error) => {
+        cleanup();
+        reject(error);
+      };
+      const onExit = (code: number) => {
+        cleanup();
+        reject(new Error(`the DynamoDB thread exited with code ${code}`));
+      };
+      const cleanup = () => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+      };
+      worker.on('message', onMessage);
+      worker.once('error', onError);
+      worker.once('exit', onExit);
+    });
+  let first: z.output<typeof messages>;
+  try {
+    first = await next();
+  } catch (error) {
+    await worker.terminate();
+    throw new LocalRuntimeError(
+      `内嵌 DynamoDB 无法启动 / the embedded DynamoDB engine cannot start: ${String(error)}`,
+      'LOCAL_SETTINGS_INVALID',
+      { cause: error },
+    );
+  }
+  if (first.type !== 'listening') {
+    await worker.terminate();
+    throw new LocalRuntimeError(
+      `内嵌 DynamoDB 无法启动 / the embedded DynamoDB engine cannot start: ${first.type === 'failed' ? first.message : first.type}`,
+      'LOCAL_SETTINGS_INVALID',
+    );
+  }
+  const origin = first.origin;
   const client = new DynamoDBClient({
     endpoint: origin,
     region: options.region,
     credentials: { ...LOCAL_AWS_CREDENTIALS },
   });
+  let closing: Promise<void> | undefined;
   return {
     endpoint: origin,
     client,
-    async close() {
-      client.destroy();
-      // dynalite's close() also closes the LevelDB store, flushing it.
-      await closeServer(server);
+    close() {
+      closing ??= (async () => {
+        client.destroy();
+        const closed = next().catch(() => undefined);
+        worker.postMessage('close');
+        await closed;
+        await worker.terminate();
+      })();
+      return closing;
     },
   };
 }

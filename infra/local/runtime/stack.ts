@@ -17,7 +17,7 @@
  * within the grace period (the messages of those that do not are returned to their queues), close the
  * functions, the emulators (their data is flushed), the queue store (snapshot written) and DynamoDB.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Env } from '../../../lib/env.ts';
 import { readFxiaokeConfig } from '../../../lib/fxiaoke/config.ts';
@@ -135,6 +135,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const mode = detectMode(env);
     checkRealSettings(env, mode);
     mkdirSync(settings.dataDir, { recursive: true });
+    refuseSharedDataDir(settings.dataDir);
 
     // 2. AWS stand-ins.
     const queues = new QueueEngine({ clock, dataDir: join(settings.dataDir, 'sqs'), logger });
@@ -423,6 +424,32 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await closeAll();
     throw error;
   }
+}
+
+/**
+ * One stack per data directory: a second one would corrupt the queue journal and find DynamoDB's store
+ * locked. A state file left by a crashed run (its process is gone) is ignored.
+ *
+ * @throws {LocalRuntimeError} naming the other process.
+ */
+function refuseSharedDataDir(dataDir: string): void {
+  const file = join(dataDir, STACK_STATE_FILE);
+  let pid: unknown;
+  try {
+    pid = JSON.parse(readFileSync(file, 'utf8')).pid;
+  } catch {
+    return;
+  }
+  if (typeof pid !== 'number' || pid === process.pid) return;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return;
+  }
+  throw new LocalRuntimeError(
+    `另一个本地运行时（进程 ${pid}）正在使用数据目录 ${dataDir}；请先停止它，或用 LOCAL_DATA_DIR 指定另一个目录 / another local stack (pid ${pid}) is using ${dataDir}; stop it first or set LOCAL_DATA_DIR to another directory`,
+    'LOCAL_SETTINGS_INVALID',
+  );
 }
 
 /** Create serverless.yml's queues; a queue kept from an earlier run takes the file's current settings. */

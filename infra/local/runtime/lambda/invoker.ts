@@ -19,6 +19,7 @@
 import { randomUUID } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { type Logger, silentLogger } from '../../../../lib/log.ts';
+import { workerExecArgv } from '../worker-exec-argv.ts';
 import {
   callHandler,
   errorPayload,
@@ -298,22 +299,6 @@ class WorkerContainer {
   terminateIfDone(): void {
     if (this.retired && this.pending.size === 0 && !this.exited) void this.worker.terminate();
   }
-}
-
-/** The main thread's flags for a worker: keep the TypeScript loader, drop the test runner's and inspector's. */
-function workerExecArgv(): string[] {
-  const args: string[] = [];
-  const source = process.execArgv;
-  for (let i = 0; i < source.length; i++) {
-    const arg = source[i] ?? '';
-    if (arg.startsWith('--test') || arg.startsWith('--inspect') || arg.startsWith('--watch')) continue;
-    args.push(arg);
-  }
-  const hasTsx =
-    args.some((arg, i) => (arg === '--import' || arg === '--require') && /tsx/.test(args[i + 1] ?? '')) ||
-    args.some((arg) => /^--(import|require)=.*tsx/.test(arg));
-  if (!hasTsx) args.push('--import', 'tsx');
-  return args;
 }
 
 class WorkerInvoker implements FunctionInvoker {
