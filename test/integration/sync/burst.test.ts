@@ -1,8 +1,8 @@
 /**
  * A CRM admin imports 1 000 customers at once: 1 000 change pushes. The coalescing re-read must keep the
  * Fxiaoke query calls around one per 100 events (≤ ~15, against Fxiaoke's 100 calls / 20 s per interface),
- * while every account still becomes exactly one K3 customer. Four pollers work the queue concurrently, as
- * Lambda's event source would.
+ * while every account still becomes exactly one K3 customer, with at most one K3Cloud login. Four pollers
+ * work the queue concurrently, as Lambda's event source would.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -14,7 +14,8 @@ const QUERY_PATH = '/cgi/crm/v2/data/query';
 describe('a burst of 1 000 AccountObj changes', () => {
   let stack: SyncStack;
   before(async () => {
-    stack = await SyncStack.start();
+    // Password login mode, so K3Cloud logins are counted (signature mode never logs in).
+    stack = await SyncStack.start({ k3AuthMode: 'password' });
   });
   after(async () => {
     await stack?.close();
@@ -57,5 +58,6 @@ describe('a burst of 1 000 AccountObj changes', () => {
     );
     // Batched per SQS batch: one lookup, one BatchSave, one Submit, one Audit, allocation check + Allocate.
     assert.ok(k3Calls / EVENTS <= 0.7, `K3 calls per record: ${(k3Calls / EVENTS).toFixed(2)}`);
+    assert.ok(stack.k3.stats().logins <= 1, `K3Cloud logins: ${stack.k3.stats().logins} (one shared session)`);
   });
 });
