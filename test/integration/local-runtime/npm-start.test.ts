@@ -214,6 +214,18 @@ describe('npm start (sandbox mode, child process)', () => {
     assert.deepEqual(state.mode, { k3: 'sandbox', fx: 'sandbox' });
     assert.match(run.output, /沙箱模式 SANDBOX MODE/);
     assert.match(run.output, /npm run demo:edit-customer/);
+    const status = z
+      .object({
+        ready: z.boolean(),
+        functions: z.array(z.object({ key: z.string(), initError: z.string().optional() })),
+      })
+      .parse(await getJson(`${state.endpoints.gateway}/__local/status`));
+    assert.equal(status.ready, true);
+    assert.deepEqual(
+      status.functions.filter((f) => f.initError),
+      [],
+      'every handler of serverless.yml loads',
+    );
 
     customerId = await edit(state, {
       apiName: 'AccountObj',
@@ -256,6 +268,18 @@ describe('npm start (sandbox mode, child process)', () => {
       syncLog: await scanCount(state, `${prefix}-sync-log`),
     };
     assert.ok(counts.links >= 2, 'a link for the customer and one for the order');
+    // The functions read their settings from (local) SSM, as in AWS.
+    assert.match(run.output, /"event":"sync\.runtime\.ready"[^\n]*"ssm":true/);
+    // A scheduled function can be run on demand through the control endpoint.
+    const scheduled = z
+      .object({ outcome: z.string(), functionName: z.string() })
+      .parse(
+        await getJson(`${state.endpoints.gateway}/__local/schedules/deliveryToFxiaoke/run`, {
+          method: 'POST',
+        }),
+      );
+    assert.equal(scheduled.outcome, 'succeeded');
+    assert.equal(scheduled.functionName, 'fxiaoke-k3cloud-sync-local-deliveryToFxiaoke');
     await run.stop();
     assert.match(run.output, /"event":"local\.stack\.stopped"/);
     assert.ok(!existsSync(join(dataDir, 'local-stack.json')), 'the state file is removed on a clean stop');
