@@ -45,6 +45,7 @@ function queueError(error: unknown, what: string): QueueError {
   });
 }
 
+/** The sync's queues by role (URLs from the `SYNC_QUEUE_URL_*` variables). One per runtime. */
 export class QueueClient {
   readonly #sqs: SQSClient;
   readonly #urls: QueueUrls;

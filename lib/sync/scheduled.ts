@@ -36,10 +36,12 @@ export interface RunSummary {
 /** Keep summaries small (a run can touch thousands of bills). */
 export const SUMMARY_ITEM_LIMIT = 200;
 
+/** A summary with nothing counted yet. */
 export function emptySummary(flow: string, trigger: RunSummary['trigger']): RunSummary {
   return { flow, trigger, succeeded: 0, skipped: 0, failed: 0, incomplete: false, items: [] };
 }
 
+/** Count one item's outcome (and keep its detail while the summary is small). */
 export function countItem(
   summary: RunSummary,
   key: string,
