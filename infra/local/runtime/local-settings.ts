@@ -44,6 +44,23 @@ const schema = z.object({
     .max(600_000)
     .default(10_000),
   LOCAL_CONTROL: z.enum(['on', 'off'], 'expected on or off').optional(),
+  LOCAL_SQS_MAX_CONCURRENCY: z.coerce
+    .number('must be a number')
+    .int()
+    .min(1, 'must be at least 1')
+    .max(1_000)
+    .optional(),
+  // The emulators' own tuning knobs, with the names and formats of their CLIs (npm run emulator:*).
+  K3CLOUD_EMULATOR_LATENCY_MS: z.coerce.number('must be a number of ms').int().min(0).default(0),
+  FXIAOKE_EMULATOR_LATENCY_MS: z.coerce.number('must be a number of ms').int().min(0).default(0),
+  FXIAOKE_EMULATOR_RATE_LIMIT: z
+    .string()
+    .regex(/^(off|\d+\/\d+)$/i, 'expected "<calls>/<windowMs>" such as 100/20000, or "off"')
+    .default('100/20000'),
+  FXIAOKE_EMULATOR_PUSH_RETRY_DELAYS_MS: z
+    .string()
+    .regex(/^\d+(,\d+)*$/, 'expected comma-separated milliseconds such as 2000,10000,60000')
+    .optional(),
 });
 
 export interface LocalSettings {
@@ -65,10 +82,25 @@ export interface LocalSettings {
   shutdownGraceMs: number;
   /** The `/__local/` control endpoint: on by default only when the gateway listens on loopback. */
   control: boolean;
+  /** Caps the pollers per SQS trigger (serverless.yml's maximumConcurrency) on a small machine. */
+  maxSqsConcurrency: number | undefined;
+  emulators: {
+    k3LatencyMs: number;
+    fxLatencyMs: number;
+    /** Fxiaoke's per-interface limit (100 calls / 20 s), or false. */
+    fxRateLimit: { calls: number; windowMs: number } | false;
+    fxPushRetryDelaysMs: number[] | undefined;
+  };
 }
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+function rateLimit(text: string): { calls: number; windowMs: number } | false {
+  if (text.toLowerCase() === 'off') return false;
+  const [calls = 100, windowMs = 20_000] = text.split('/').map(Number);
+  return { calls, windowMs };
 }
 
 /**
@@ -95,5 +127,12 @@ export function readLocalSettings(env: Env, rootDir: string): LocalSettings {
     schedules: parsed.LOCAL_SCHEDULES === 'on',
     shutdownGraceMs: parsed.LOCAL_SHUTDOWN_GRACE_MS,
     control: (parsed.LOCAL_CONTROL ?? (isLoopback(parsed.HOST) ? 'on' : 'off')) === 'on',
+    maxSqsConcurrency: parsed.LOCAL_SQS_MAX_CONCURRENCY,
+    emulators: {
+      k3LatencyMs: parsed.K3CLOUD_EMULATOR_LATENCY_MS,
+      fxLatencyMs: parsed.FXIAOKE_EMULATOR_LATENCY_MS,
+      fxRateLimit: rateLimit(parsed.FXIAOKE_EMULATOR_RATE_LIMIT),
+      fxPushRetryDelaysMs: parsed.FXIAOKE_EMULATOR_PUSH_RETRY_DELAYS_MS?.split(',').map(Number),
+    },
   };
 }

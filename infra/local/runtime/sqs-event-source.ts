@@ -75,6 +75,8 @@ export interface SqsEventSourceOptions {
   defaultConcurrency: number;
   /** The function's reservedConcurrency, if any (caps the pollers; 0 = throttled, nothing runs). */
   reservedConcurrency?: number | undefined;
+  /** A local cap on the pollers (LOCAL_SQS_MAX_CONCURRENCY), whatever serverless.yml asks for. */
+  maxConcurrency?: number | undefined;
   logger?: Logger;
   onBatch?: (report: BatchReport) => void;
 }
@@ -166,9 +168,9 @@ export class SqsEventSource {
 
   /** Pollers this source runs. */
   get concurrency(): number {
-    const { trigger, defaultConcurrency, reservedConcurrency } = this.#options;
+    const { trigger, defaultConcurrency, reservedConcurrency, maxConcurrency } = this.#options;
     const wanted = trigger.maximumConcurrency ?? defaultConcurrency;
-    return reservedConcurrency === undefined ? wanted : Math.min(wanted, reservedConcurrency);
+    return Math.min(wanted, reservedConcurrency ?? wanted, maxConcurrency ?? wanted);
   }
 
   /** Batches invoked so far. */

@@ -187,6 +187,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           password: k3.password ?? '',
         },
         loginSignAlgorithms: [k3.loginSignAlgorithm],
+        latencyMs: settings.emulators.k3LatencyMs,
         controlEnabled: true,
         logger: logger.child({ component: 'k3cloud-emulator' }),
       });
@@ -206,6 +207,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           aesKey: fx.aesKey,
           enterpriseAccount: fx.enterpriseAccount,
         },
+        latencyMs: settings.emulators.fxLatencyMs,
+        rateLimit: settings.emulators.fxRateLimit,
+        ...(settings.emulators.fxPushRetryDelaysMs
+          ? { pushRetryDelaysMs: settings.emulators.fxPushRetryDelaysMs }
+          : {}),
         controlEnabled: true,
         logger: logger.child({ component: 'fxiaoke-emulator' }),
       });
@@ -301,6 +307,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
             region: definition.region,
             defaultConcurrency: settings.defaultSqsConcurrency,
             reservedConcurrency: fn.reservedConcurrency,
+            maxConcurrency: settings.maxSqsConcurrency,
             logger,
             ...(options.onBatch ? { onBatch: options.onBatch } : {}),
           }),
