@@ -271,13 +271,11 @@ describe('npm start (sandbox mode, child process)', () => {
     // The functions read their settings from (local) SSM, as in AWS.
     assert.match(run.output, /"event":"sync\.runtime\.ready"[^\n]*"ssm":true/);
     // A scheduled function can be run on demand through the control endpoint.
-    const scheduled = z
-      .object({ outcome: z.string(), functionName: z.string() })
-      .parse(
-        await getJson(`${state.endpoints.gateway}/__local/schedules/deliveryToFxiaoke/run`, {
-          method: 'POST',
-        }),
-      );
+    const scheduled = z.object({ outcome: z.string(), functionName: z.string() }).parse(
+      await getJson(`${state.endpoints.gateway}/__local/schedules/deliveryToFxiaoke/run`, {
+        method: 'POST',
+      }),
+    );
     assert.equal(scheduled.outcome, 'succeeded');
     assert.equal(scheduled.functionName, 'fxiaoke-k3cloud-sync-local-deliveryToFxiaoke');
     await run.stop();
