@@ -419,6 +419,50 @@ describe('local SQS service through @aws-sdk/client-sqs', () => {
       assert.equal(out.Messages?.[0]?.Body, 'wake up');
     });
 
+    it('answers a retried FIFO receive with the same ReceiveRequestAttemptId with the same messages', async () => {
+      const { url } = await createFifoWithDlq(sqs.client, 'attempt');
+      await send(sqs.client, url, 'once', 'g');
+      const ask = () =>
+        sqs.client.send(
+          new ReceiveMessageCommand({
+            QueueUrl: url,
+            MaxNumberOfMessages: 10,
+            ReceiveRequestAttemptId: 'try-1',
+          }),
+        );
+      const first = await ask();
+      const retry = await ask();
+      assert.equal(first.Messages?.[0]?.Body, 'once');
+      assert.equal(retry.Messages?.[0]?.ReceiptHandle, first.Messages?.[0]?.ReceiptHandle);
+    });
+
+    it('refuses malformed requests with protocol errors and keeps serving', async () => {
+      const post = (target: string | undefined, body: string) =>
+        fetch(sqs.server.url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/x-amz-json-1.0',
+            ...(target ? { 'x-amz-target': target } : {}),
+          },
+          body,
+        });
+      const notJson = await post('AmazonSQS.SendMessage', '{not json');
+      assert.equal(notJson.status, 400);
+      assert.match(await notJson.text(), /"__type":"com\.amazonaws\.sqs#SerializationException"/);
+      const unknown = await post('AmazonSQS.DeleteQueue', '{}');
+      assert.match(await unknown.text(), /"__type":"com\.amazonaws\.sqs#UnsupportedOperation"/);
+      const noTarget = await post(undefined, 'Action=ListQueues');
+      assert.equal(noTarget.status, 400);
+      const wrongType = await post(
+        'AmazonSQS.ReceiveMessage',
+        JSON.stringify({ QueueUrl: `${sqs.server.url}/000000000000/plain`, MaxNumberOfMessages: 'ten' }),
+      );
+      assert.equal(wrongType.status, 400);
+      assert.equal(wrongType.headers.get('x-amzn-query-error'), 'InvalidParameterValue;Sender');
+      const listed = await sqs.client.send(new ListQueuesCommand({}));
+      assert.ok((listed.QueueUrls ?? []).length > 0, 'still serving');
+    });
+
     it('drops messages past their retention period', async () => {
       const created = await sqs.client.send(
         new CreateQueueCommand({ QueueName: 'retention', Attributes: { MessageRetentionPeriod: '60' } }),
