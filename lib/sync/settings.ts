@@ -268,6 +268,8 @@ function settingsVersion(env: Readonly<Record<string, string>>): string {
 const positiveMs = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
 const syncSchema = z.object({
+  // Read before the settings exist (it decides how long they are cached); validated here so a typo is reported.
+  [SYNC_ENV.ssmCacheTtlMs]: positiveMs(DEFAULT_SSM_CACHE_TTL_MS),
   [SYNC_ENV.configPath]: z.string().optional(),
   [SYNC_ENV.configSsmParameter]: z.string().startsWith('/', 'must be a full SSM parameter name').optional(),
   [SYNC_ENV.sandbox]: z.enum(['true', 'false', '1', '0']).optional(),
