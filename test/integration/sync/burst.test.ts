@@ -58,6 +58,9 @@ describe('a burst of 1 000 AccountObj changes', () => {
     );
     // Batched per SQS batch: one lookup, one BatchSave, one Submit, one Audit, allocation check + Allocate.
     assert.ok(k3Calls / EVENTS <= 0.7, `K3 calls per record: ${(k3Calls / EVENTS).toFixed(2)}`);
-    assert.ok(stack.k3.stats().logins <= 1, `K3Cloud logins: ${stack.k3.stats().logins} (one shared session)`);
+    assert.ok(
+      stack.k3.stats().logins <= 1,
+      `K3Cloud logins: ${stack.k3.stats().logins} (one shared session)`,
+    );
   });
 });
