@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -184,13 +184,13 @@ describe('npm start (sandbox mode, child process)', () => {
     });
     try {
       let count = 0;
-      let startKey: Record<string, never> | undefined;
+      let startKey: Record<string, AttributeValue> | undefined;
       do {
         const page = await client.send(
           new ScanCommand({ TableName: table, Select: 'COUNT', ExclusiveStartKey: startKey }),
         );
         count += page.Count ?? 0;
-        startKey = page.LastEvaluatedKey as Record<string, never> | undefined;
+        startKey = page.LastEvaluatedKey;
       } while (startKey);
       return count;
     } finally {

@@ -139,7 +139,7 @@ describe('local SQS service through @aws-sdk/client-sqs', () => {
       );
       await assert.rejects(
         sqs.client.send(
-          new CreateQueueCommand({ QueueName: 'bad2', Attributes: { Colour: 'blue' } as never }),
+          new CreateQueueCommand({ QueueName: 'bad2', Attributes: Object.fromEntries([['Colour', 'blue']]) }),
         ),
         (error: unknown) => error instanceof SQSServiceException && error.name === 'InvalidAttributeName',
       );

@@ -7,13 +7,20 @@ import type { QueueCounts, QueueInfo } from './queue-engine.ts';
 import type { QueueSettings } from './queue-journal.ts';
 import { SqsApiError } from './sqs-errors.ts';
 
-const INTEGER_RANGES = {
-  VisibilityTimeout: ['visibilityTimeoutSec', 0, 43_200],
-  MessageRetentionPeriod: ['messageRetentionSec', 60, 1_209_600],
-  DelaySeconds: ['delaySec', 0, 900],
-  ReceiveMessageWaitTimeSeconds: ['receiveMessageWaitTimeSec', 0, 20],
-  MaximumMessageSize: ['maximumMessageSize', 1_024, 1_048_576],
-} as const;
+type IntegerSetting =
+  | 'visibilityTimeoutSec'
+  | 'messageRetentionSec'
+  | 'delaySec'
+  | 'receiveMessageWaitTimeSec'
+  | 'maximumMessageSize';
+
+const INTEGER_RANGES = new Map<string, readonly [IntegerSetting, number, number]>([
+  ['VisibilityTimeout', ['visibilityTimeoutSec', 0, 43_200]],
+  ['MessageRetentionPeriod', ['messageRetentionSec', 60, 1_209_600]],
+  ['DelaySeconds', ['delaySec', 0, 900]],
+  ['ReceiveMessageWaitTimeSeconds', ['receiveMessageWaitTimeSec', 0, 20]],
+  ['MaximumMessageSize', ['maximumMessageSize', 1_024, 1_048_576]],
+]);
 
 /** Accepted and kept out of the local semantics (encryption and access policies do not apply locally). */
 const ACCEPTED_WITHOUT_EFFECT = new Set([
@@ -84,8 +91,9 @@ export function applyQueueAttributes(
   const settings: QueueSettings = { ...base };
   for (const [name, value] of Object.entries(attributes)) {
     if (value === undefined) continue;
-    if (name in INTEGER_RANGES) {
-      const [key, min, max] = INTEGER_RANGES[name as keyof typeof INTEGER_RANGES];
+    const range = INTEGER_RANGES.get(name);
+    if (range) {
+      const [key, min, max] = range;
       settings[key] = toInteger(name, value, min, max);
     } else if (name === 'FifoQueue') {
       settings.fifo = toBoolean(name, value);

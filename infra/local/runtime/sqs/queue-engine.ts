@@ -289,9 +289,10 @@ export class QueueEngine {
     }
     const existing = this.#queues.get(name);
     if (existing) {
-      const differing = (Object.keys(settings) as (keyof QueueSettings)[]).find(
-        (key) => JSON.stringify(settings[key]) !== JSON.stringify(existing.settings[key]),
-      );
+      const current: Record<string, unknown> = { ...existing.settings };
+      const differing = Object.entries(settings).find(
+        ([key, value]) => JSON.stringify(value) !== JSON.stringify(current[key]),
+      )?.[0];
       if (differing) {
         throw new SqsApiError(
           'QueueNameExists',
