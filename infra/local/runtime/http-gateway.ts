@@ -244,7 +244,7 @@ function jsonReply(status: number, message: string): HttpReply {
  */
 export function replyFromResult(value: unknown): HttpReply | undefined {
   if (typeof value === 'object' && value !== null && !Array.isArray(value) && 'statusCode' in value) {
-    const status = Reflect.get(value, 'statusCode');
+    const status: unknown = Reflect.get(value, 'statusCode');
     const body: unknown = Reflect.get(value, 'body');
     const headers: unknown = Reflect.get(value, 'headers');
     const cookies: unknown = Reflect.get(value, 'cookies');

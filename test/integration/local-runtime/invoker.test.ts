@@ -12,7 +12,8 @@ const handlerPath = (name: string) =>
 
 /** A field of a handler's JSON result. */
 function prop(value: unknown, key: string): unknown {
-  return typeof value === 'object' && value !== null ? Reflect.get(value, key) : undefined;
+  const field: unknown = typeof value === 'object' && value !== null ? Reflect.get(value, key) : undefined;
+  return field;
 }
 
 function fn(overrides: Partial<InvocableFunction> = {}): InvocableFunction {

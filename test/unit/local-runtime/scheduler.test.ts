@@ -97,7 +97,8 @@ describe('Scheduler (injected clock)', () => {
     assert.equal(runs.length, 1);
     const result = runs[0]?.result;
     assert.ok(result?.ok);
-    assert.deepEqual(Reflect.get(Object(result.value), 'received'), { mode: 'nightly' });
+    const received: unknown = Reflect.get(Object(result.value), 'received');
+    assert.deepEqual(received, { mode: 'nightly' });
     await scheduler.stop(0);
   });
 

@@ -109,7 +109,7 @@ export async function loadHandler(modulePath: string, exportName: string): Promi
   }
   const direct = loaded[exportName];
   const fromDefault = loaded.default;
-  const candidate =
+  const candidate: unknown =
     typeof direct === 'function'
       ? direct
       : typeof fromDefault === 'object' && fromDefault !== null && exportName in fromDefault
