@@ -83,6 +83,12 @@ class StackProcess {
       K3CLOUD_EMULATOR_PORT: '0',
       FXIAOKE_EMULATOR_PORT: '0',
       LOCAL_SCHEDULES: 'off',
+      // Whatever the developer's shell says, this test needs these.
+      HOST: '127.0.0.1',
+      LOCAL_STAGE: 'local',
+      LOCAL_ISOLATION: 'worker',
+      LOCAL_CONTROL: 'on',
+      LOCAL_SERVERLESS_FILE: 'serverless.yml',
       ...extraEnv,
     };
     // Sandbox mode: whatever the developer's shell holds, these must be unset.
