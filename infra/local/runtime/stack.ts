@@ -277,10 +277,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // an invocation that arrives first simply waits for its function, and `ready` says when all are loaded.
     const initErrors = new Map<string, string>();
     const warmStarted = performance.now();
+    let stopped = false;
     const ready = Promise.all(
       [...invokers.entries()].map(async ([key, invoker]) => {
         const error = await invoker.warm();
-        if (error) {
+        // A stop during loading ends the containers; that is no load failure.
+        if (error && !stopped) {
           initErrors.set(key, `${error.errorType}: ${error.errorMessage}`);
           logger.error('local.function.init_failed', { function: key, error });
         }
@@ -373,7 +375,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         `${JSON.stringify({ pid: process.pid, mode, ready: isReady, endpoints, startedAt: new Date().toISOString() }, null, 2)}\n`,
       );
     writeState(false);
-    let stopped = false;
     let isReady = false;
     void ready.then(() => {
       isReady = true;
