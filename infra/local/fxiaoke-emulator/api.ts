@@ -8,6 +8,9 @@
  *   POST /__emulator/callbacks               ← {urls: string[]} (replaces the push targets; GET reads)
  *   POST /__emulator/edit                    ← {apiName, id?, fields, details?} "a salesperson edits a
  *                                              record" (creates when id is absent) → {dataId}; sends the push
+ *   POST /__emulator/import                  ← FxiaokeImportRequest "an admin imports records" → {ids};
+ *                                              one change push per record
+ *   GET  /__emulator/pushes                  → FxiaokePushTrace[] (delivery history since the last stats reset)
  *   GET  /__emulator/records/<apiName>       → stored records
  *   POST /__emulator/records/<apiName>       ← {records: [...]} bulk insert, no push → {ids}
  *   GET  /__emulator/objects                 → describes of every object
@@ -141,6 +144,30 @@ export interface FxiaokeEditRequest {
   editor?: string;
 }
 
+/** "An admin imports records" (导入): every record is created as the UI would and sends its own push. */
+export interface FxiaokeImportRequest {
+  apiName: string;
+  records: { fields: Record<string, unknown>; details?: Record<string, Record<string, unknown>[]> }[];
+  /** Employee id of the importing user. Default `1000` (the CRM admin). */
+  editor?: string;
+}
+
+/** The delivery history of one change push (one messageId to one callback URL). */
+export interface FxiaokePushTrace {
+  messageId: string;
+  apiName: string;
+  dataId: string;
+  url: string;
+  /** When the first delivery attempt started (the emulator's clock, epoch ms). */
+  firstSentAtMs: number;
+  /** When the successful reply arrived (epoch ms); absent while unacknowledged. */
+  acknowledgedAtMs?: number;
+  /** Duration of the acknowledged attempt, request sent → reply received (ms, monotonic). */
+  ackMs?: number;
+  attempts: number;
+  abandoned?: boolean;
+}
+
 export interface FxiaokeEmulator {
   /** Origin without a trailing slash, e.g. `http://127.0.0.1:8091`. */
   readonly url: string;
@@ -153,6 +180,16 @@ export interface FxiaokeEmulator {
   setCallbackUrls(urls: string[]): void;
   /** "A salesperson edits a record": create/update through the UI path, then send the change push. */
   edit(request: FxiaokeEditRequest): Promise<{ dataId: string }>;
+  /**
+   * "An admin imports records": each is created through the UI path (validated, workflows run) and sends
+   * its change push; all are created before this resolves, the pushes go out asynchronously. Returns the
+   * ids in input order.
+   *
+   * @throws {FxiaokeApiError} for the first invalid record; the records before it stay created.
+   */
+  importRecords(request: FxiaokeImportRequest): Promise<{ ids: string[] }>;
+  /** Delivery traces of change pushes since the last stats reset (at most the last 100 000). */
+  pushTraces(): FxiaokePushTrace[];
   /** A stored record by id (with `details` when it is a master), or undefined. */
   getRecord(apiName: string, id: string): Promise<Record<string, unknown> | undefined>;
   listRecords(apiName: string): Promise<Record<string, unknown>[]>;

@@ -7,7 +7,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Logger } from '../../../lib/log.ts';
-import type { FxiaokeEditRequest, FxiaokeEmulatorStats, FxiaokeFaultSpec } from './api.ts';
+import type {
+  FxiaokeEditRequest,
+  FxiaokeEmulatorStats,
+  FxiaokeFaultSpec,
+  FxiaokeImportRequest,
+  FxiaokePushTrace,
+} from './api.ts';
 import { EDIT_PAGE_HTML } from './edit-page.ts';
 import type { CrmEngine } from './engine.ts';
 import { FxiaokeApiError } from './errors.ts';
@@ -22,6 +28,8 @@ export interface ControlDeps {
   setCallbackUrls(urls: string[]): void;
   callbackUrls(): string[];
   edit(request: FxiaokeEditRequest): Promise<{ dataId: string }>;
+  importRecords(request: FxiaokeImportRequest): Promise<{ ids: string[] }>;
+  pushTraces(): FxiaokePushTrace[];
   finishApproval(apiName: string, id: string, approved: boolean): void;
   engine: CrmEngine;
   registry: ObjectRegistry;
@@ -56,6 +64,13 @@ const editSchema = z.object({
   id: z.string().min(1).optional(),
   fields: record,
   details: z.record(z.string(), z.array(record)).optional(),
+  editor: z.string().min(1).optional(),
+});
+const importSchema = z.object({
+  apiName: z.string().min(1),
+  records: z
+    .array(z.object({ fields: record, details: z.record(z.string(), z.array(record)).optional() }))
+    .max(100_000),
   editor: z.string().min(1).optional(),
 });
 const approvalSchema = z.object({ apiName: z.string().min(1), id: z.string().min(1), approved: z.boolean() });
@@ -139,6 +154,11 @@ export async function handleControl(
       const request = parse(editSchema, await readJson(req, deps.maxBodyBytes));
       return send(res, 200, await deps.edit(request));
     }
+    if (path === '/__emulator/import' && method === 'POST') {
+      const request = parse(importSchema, await readJson(req, Math.max(deps.maxBodyBytes, 64 * 1024 * 1024)));
+      return send(res, 200, await deps.importRecords(request));
+    }
+    if (path === '/__emulator/pushes' && method === 'GET') return send(res, 200, deps.pushTraces());
     if (path === '/__emulator/approve' && method === 'POST') {
       const request = parse(approvalSchema, await readJson(req, deps.maxBodyBytes));
       deps.finishApproval(request.apiName, request.id, request.approved);

@@ -14,6 +14,7 @@
 import { z } from 'zod';
 import { buildPushRequest, isSuccessReply, type PushInnerEvent } from '../../../lib/fxiaoke/push-crypto.ts';
 import type { Logger } from '../../../lib/log.ts';
+import type { FxiaokePushTrace as PushTrace } from './api.ts';
 import { newMessageId } from './ids.ts';
 
 /** One message to one callback URL. */
@@ -40,6 +41,9 @@ export interface PushCounters {
   abandoned: number;
   pending: number;
 }
+
+/** Traces kept for the benchmark and tests; the oldest are dropped beyond this. */
+const MAX_TRACES = 100_000;
 
 const pendingSchema = z.array(
   z.object({
@@ -72,6 +76,7 @@ export class PushDispatcher {
   readonly #waiting = new Map<PendingPush, NodeJS.Timeout>();
   readonly #settledWaiters: (() => void)[] = [];
   #counters = { sent: 0, acknowledged: 0, abandoned: 0 };
+  #traces = new Map<string, PushTrace>();
   #closing = false;
 
   constructor(options: PushDispatcherOptions) {
@@ -113,6 +118,12 @@ export class PushDispatcher {
 
   resetCounters(): void {
     this.#counters = { sent: 0, acknowledged: 0, abandoned: 0 };
+    this.#traces = new Map();
+  }
+
+  /** Delivery traces since the last reset, oldest first (at most the last 100 000 pushes). */
+  traces(): PushTrace[] {
+    return [...this.#traces.values()].map((trace) => ({ ...trace }));
   }
 
   get pendingCount(): number {
@@ -167,6 +178,27 @@ export class PushDispatcher {
       ...(retryTimes === undefined ? {} : { retryTimes }),
     });
     this.#counters.sent += 1;
+    const sentAtMs = clock();
+    // Durations from the monotonic clock: an injected test clock may stand still.
+    const sentAtPerfMs = performance.now();
+    const traceKey = `${job.inner.messageId} ${job.url}`;
+    let trace = this.#traces.get(traceKey);
+    if (!trace) {
+      trace = {
+        messageId: job.inner.messageId,
+        apiName: job.inner.apiName,
+        dataId: job.inner.dataId,
+        url: job.url,
+        firstSentAtMs: sentAtMs,
+        attempts: 0,
+      };
+      this.#traces.set(traceKey, trace);
+      if (this.#traces.size > MAX_TRACES) {
+        const oldest = this.#traces.keys().next().value;
+        if (oldest !== undefined) this.#traces.delete(oldest);
+      }
+    }
+    trace.attempts += 1;
     let outcome: string;
     try {
       const response = await fetch(job.url, {
@@ -196,9 +228,12 @@ export class PushDispatcher {
     };
     if (outcome === 'ok') {
       this.#counters.acknowledged += 1;
+      trace.acknowledgedAtMs = clock();
+      trace.ackMs = performance.now() - sentAtPerfMs;
       logger.debug('fxiaoke_emulator.push_acknowledged', fields);
     } else if (job.deliveries > this.#options.retryDelaysMs.length) {
       this.#counters.abandoned += 1;
+      trace.abandoned = true;
       logger.warn('fxiaoke_emulator.push_abandoned', { ...fields, outcome });
     } else {
       const delay = this.#options.retryDelaysMs[job.deliveries - 1] ?? 0;

@@ -25,10 +25,11 @@ import type {
   FxiaokeEmulatorOptions,
   FxiaokeEmulatorStats,
   FxiaokeFaultSpec,
+  FxiaokeImportRequest,
 } from './api.ts';
 import { buildRoutes, type CallContext, type RouteDeps } from './api-routes.ts';
 import { handleControl } from './control.ts';
-import { Directory, SALES_REP_EMPLOYEE_ID } from './directory.ts';
+import { ADMIN_EMPLOYEE_ID, Directory, SALES_REP_EMPLOYEE_ID } from './directory.ts';
 import { type ChangeEvent, type ChangeKind, CrmEngine, type WriteOptions } from './engine.ts';
 import { FxiaokeApiError } from './errors.ts';
 import { newTraceId } from './ids.ts';
@@ -459,6 +460,21 @@ export async function startFxiaokeEmulator(options: FxiaokeEmulatorOptions = {})
     return { dataId: result.dataId };
   };
 
+  const importRecords = async (request: FxiaokeImportRequest): Promise<{ ids: string[] }> => {
+    const writeOptions: WriteOptions = {
+      actor: { employeeId: request.editor ?? ADMIN_EMPLOYEE_ID, bypassPermissions: true },
+      skipDataStatusValidate: true,
+    };
+    const ids: string[] = [];
+    for (const row of request.records) {
+      const result = engine.create(request.apiName, row.fields, row.details, writeOptions);
+      // An import runs the object's workflows like any UI create, so every record pushes.
+      emit(result.events);
+      ids.push(result.dataId);
+    }
+    return { ids };
+  };
+
   const withDetails = (apiName: string, id: string): Record<string, unknown> | undefined => {
     const record = store.get(apiName, id);
     if (!record) return undefined;
@@ -488,6 +504,8 @@ export async function startFxiaokeEmulator(options: FxiaokeEmulatorOptions = {})
         },
         callbackUrls: () => callbackUrls,
         edit,
+        importRecords,
+        pushTraces: () => pushes.traces(),
         finishApproval: (apiName, id, approved) => {
           emit(engine.finishApproval(apiName, id, approved, { employeeId: '1000', bypassPermissions: true }));
         },
@@ -559,6 +577,8 @@ export async function startFxiaokeEmulator(options: FxiaokeEmulatorOptions = {})
       callbackUrls = [...urls];
     },
     edit,
+    importRecords,
+    pushTraces: () => pushes.traces(),
     async getRecord(apiName, id) {
       return withDetails(apiName, id);
     },

@@ -9,6 +9,7 @@
  *   GET  /__emulator/records/<formId>    → stored records of that form (internal representation)
  *   POST /__emulator/reset               → drop all data and re-seed
  *   GET  /__emulator/requests            → the last requests received (operation, form, outcome; no bodies)
+ *   GET  /__emulator/saved/<formId>?key=<field> → {<field value>: first-saved epoch ms} (see `savedTimes`)
  */
 import type { Logger } from '../../../lib/log.ts';
 
@@ -124,6 +125,13 @@ export interface K3CloudEmulator {
    * and seeding checks.
    */
   listRecords(formId: string): Promise<Record<string, unknown>[]>;
+  /**
+   * When each record of a form was first saved (committed) by this emulator process, keyed by the value of
+   * a header field — e.g. `savedTimes('BD_Customer', 'F_FXK_CrmId')` → CRM id → epoch ms. With several
+   * records per value (base data allocated to other organisations) the earliest wins; records without a
+   * value, and records that existed before this process started, are left out.
+   */
+  savedTimes(formId: string, keyField: string): Record<string, number>;
   /** Stop listening, flush data to disk, close open connections. */
   close(): Promise<void>;
 }

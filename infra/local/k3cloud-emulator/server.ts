@@ -174,6 +174,7 @@ export async function startK3CloudEmulator(options: K3CloudEmulatorOptions = {})
     ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
     numberKeyOf: (formId) => registry.require(formId).meta.numberKey,
     logger,
+    clock,
   });
   store.load();
   const engine = new Engine({
@@ -563,6 +564,21 @@ export async function startK3CloudEmulator(options: K3CloudEmulatorOptions = {})
     log(200, outcomeOf(result), formId);
   };
 
+  const savedTimes = (formId: string, keyField: string): Record<string, number> => {
+    const form = registry.get(formId);
+    if (!form) throw new Error(`K3Cloud emulator: unknown form ${formId}`);
+    const out: Record<string, number> = {};
+    for (const [id, at] of store.firstCommitTimes(form.meta.formId)) {
+      const value = store.get(form.meta.formId, id)?.values[keyField];
+      if (typeof value !== 'string' && typeof value !== 'number') continue;
+      const key = String(value);
+      if (key === '') continue;
+      const earlier = out[key];
+      if (earlier === undefined || at < earlier) out[key] = at;
+    }
+    return out;
+  };
+
   // ── control endpoint ──
 
   const control = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
@@ -575,6 +591,13 @@ export async function startK3CloudEmulator(options: K3CloudEmulatorOptions = {})
       const form = registry.get(decodeURIComponent(path.slice('records/'.length)));
       if (!form) return reply(404, { error: `unknown form ${path.slice('records/'.length)}` });
       return reply(200, [...store.all(form.meta.formId)]);
+    }
+    if (method === 'GET' && path.startsWith('saved/')) {
+      const form = registry.get(decodeURIComponent(path.slice('saved/'.length)));
+      if (!form) return reply(404, { error: `unknown form ${path.slice('saved/'.length)}` });
+      const key = url.searchParams.get('key');
+      if (!key) return reply(400, { error: 'key=<header field> is required, e.g. key=F_FXK_CrmId' });
+      return reply(200, savedTimes(form.meta.formId, key));
     }
     if (method !== 'POST') return reply(404, { error: `no control endpoint ${method} /__emulator/${path}` });
     const body = await readBody(req, 1024 * 1024);
@@ -669,6 +692,7 @@ export async function startK3CloudEmulator(options: K3CloudEmulatorOptions = {})
       faults.set(faultSpecSchema.parse(spec));
     },
     expireAllSessions: () => sessions.expireAll(),
+    savedTimes,
     async listRecords(formId: string) {
       const form = registry.get(formId);
       if (!form) throw new Error(`K3Cloud emulator: unknown form ${formId}`);

@@ -71,6 +71,8 @@ export interface RecordStoreOptions {
   /** Which header field holds the number (FBillNo / FNumber) of a form, for the number index. */
   numberKeyOf: (formId: string) => string;
   logger: Logger;
+  /** Time source of the first-commit times (`firstCommitTimes`). Default Date.now. */
+  clock?: () => number;
 }
 
 export class RecordStore {
@@ -82,11 +84,15 @@ export class RecordStore {
   #byNumber = new Map<string, Map<string, Set<number>>>();
   #counters: Record<string, number> = {};
   #journalLines = 0;
+  readonly #clock: () => number;
+  /** formId → id → when this process first committed the record (memory only: an observation, not data). */
+  #firstCommitAt = new Map<string, Map<number, number>>();
 
   constructor(options: RecordStoreOptions) {
     this.#dataDir = options.dataDir;
     this.#numberKeyOf = options.numberKeyOf;
     this.#logger = options.logger;
+    this.#clock = options.clock ?? Date.now;
   }
 
   /** Read the snapshot and replay the journal (when a data directory is configured), then compact. */
@@ -188,13 +194,33 @@ export class RecordStore {
       appendFileSync(join(this.#dataDir, JOURNAL_FILE), `${JSON.stringify(line)}\n`);
       this.#journalLines += 1;
     }
+    const now = this.#clock();
+    for (const put of change.puts) {
+      let times = this.#firstCommitAt.get(put.formId);
+      if (!times) {
+        times = new Map();
+        this.#firstCommitAt.set(put.formId, times);
+      }
+      if (!times.has(put.record.id) && !this.#records.get(put.formId)?.has(put.record.id)) {
+        times.set(put.record.id, now);
+      }
+    }
     this.#apply(line);
     if (this.#journalLines >= COMPACT_AFTER_LINES) this.compact();
+  }
+
+  /**
+   * When each record of a form created by this process was first committed (its first Save), by id.
+   * Records loaded from disk or seeded before are not listed.
+   */
+  firstCommitTimes(formId: string): ReadonlyMap<number, number> {
+    return this.#firstCommitAt.get(formId) ?? new Map();
   }
 
   /** Drop every record and counter (the caller re-seeds). */
   clear(): void {
     this.#records = new Map();
+    this.#firstCommitAt = new Map();
     this.#byNumber = new Map();
     this.#counters = {};
     this.compact();

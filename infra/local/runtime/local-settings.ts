@@ -57,6 +57,12 @@ const schema = z.object({
     .string()
     .regex(/^(off|\d+\/\d+)$/i, 'expected "<calls>/<windowMs>" such as 100/20000, or "off"')
     .default('100/20000'),
+  FXIAOKE_EMULATOR_PUSH_CONCURRENCY: z.coerce
+    .number('must be a number')
+    .int()
+    .min(1, 'must be at least 1')
+    .max(1_000, 'must be at most 1000')
+    .optional(),
   FXIAOKE_EMULATOR_PUSH_RETRY_DELAYS_MS: z
     .string()
     .regex(/^\d+(,\d+)*$/, 'expected comma-separated milliseconds such as 2000,10000,60000')
@@ -90,6 +96,8 @@ export interface LocalSettings {
     /** Fxiaoke's per-interface limit (100 calls / 20 s), or false. */
     fxRateLimit: { calls: number; windowMs: number } | false;
     fxPushRetryDelaysMs: number[] | undefined;
+    /** Change pushes the Fxiaoke emulator delivers at the same time (its default when undefined). */
+    fxPushConcurrency?: number | undefined;
   };
 }
 
@@ -133,6 +141,7 @@ export function readLocalSettings(env: Env, rootDir: string): LocalSettings {
       fxLatencyMs: parsed.FXIAOKE_EMULATOR_LATENCY_MS,
       fxRateLimit: rateLimit(parsed.FXIAOKE_EMULATOR_RATE_LIMIT),
       fxPushRetryDelaysMs: parsed.FXIAOKE_EMULATOR_PUSH_RETRY_DELAYS_MS?.split(',').map(Number),
+      fxPushConcurrency: parsed.FXIAOKE_EMULATOR_PUSH_CONCURRENCY,
     },
   };
 }

@@ -212,6 +212,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         ...(settings.emulators.fxPushRetryDelaysMs
           ? { pushRetryDelaysMs: settings.emulators.fxPushRetryDelaysMs }
           : {}),
+        ...(settings.emulators.fxPushConcurrency
+          ? { pushConcurrency: settings.emulators.fxPushConcurrency }
+          : {}),
         controlEnabled: true,
         logger: logger.child({ component: 'fxiaoke-emulator' }),
       });
