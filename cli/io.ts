@@ -73,7 +73,15 @@ export function renderTable(headers: readonly string[], rows: readonly (readonly
       .map((cell, index) => (index === cells.length - 1 ? cell : padDisplay(cell, widths[index] ?? 0)))
       .join('  ')
       .trimEnd();
-  return [line(headers), widths.map((w) => '─'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+  // The last column is free text: its rule stops at a sensible width instead of running off the screen.
+  const rule = widths
+    .map((w, index) =>
+      '─'.repeat(
+        index === widths.length - 1 ? Math.min(w, Math.max(displayWidth(headers[index] ?? ''), 40)) : w,
+      ),
+    )
+    .join('  ');
+  return [line(headers), rule, ...body.map(line)].join('\n');
 }
 
 /** Key/value lines with the keys aligned. */

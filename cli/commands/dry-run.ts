@@ -34,8 +34,9 @@ function verdictOf(report: RecordReport): Verdict {
   const { outcome, reason } = report.result;
   if (outcome === 'failed') return 'fail';
   if (outcome === 'skipped') return 'skip';
-  if (reason === 'created') return 'create';
-  if (reason === 'adopted existing ERP record') return 'adopt';
+  // The order flow suffixes its customer dependency's reason (`created (needed by a sales order)`).
+  if (reason?.startsWith('created')) return 'create';
+  if (reason?.startsWith('adopted existing ERP record')) return 'adopt';
   return 'update';
 }
 
