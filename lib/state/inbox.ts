@@ -2,8 +2,8 @@
  * The event inbox: every received change event by its `messageId`, so a redelivered push is acknowledged
  * without being processed twice.
  *
- * States: `received` (recorded, not yet handed to the queue) → `queued` (the queue accepted it) →
- * optionally `processed` / `failed` (the sync log keeps the per-attempt detail).
+ * States: `received` (recorded) → optionally `queued` (the queue accepted it; the webhook skips this write,
+ * see lib/sync/webhook.ts) → optionally `processed` / `failed` (the sync log keeps the per-attempt detail).
  *
  * The one subtle case is a crash between "recorded" and "queued": if a redelivery of such an event were
  * simply acknowledged as a duplicate, the change would be lost. So a redelivery of an event still in

@@ -7,13 +7,20 @@
  *    → 400, oversized → 413, wrong method → 405 — none of them reaches a queue.
  * 3. Route by apiName from the mapping config; an object no enabled flow maps is acknowledged and logged
  *    as ignored.
- * 4. Record the event in the inbox by messageId: a redelivery of a queued event is acknowledged and not
- *    queued again; an event recorded but never confirmed queued (`unqueued`) is queued again.
+ * 4. Record the event in the inbox by messageId: a redelivery of an event already done is acknowledged
+ *    and not queued again; an event still in `received` (`unqueued`) is queued again.
  * 5. Queue it: MessageGroupId `apiName:dataId` (one record's events in order), MessageDeduplicationId =
- *    messageId; mark it queued.
+ *    messageId.
  * 6. Answer Fxiaoke's encrypted `success`.
  *
- * Nothing slow happens here: no Fxiaoke or K3Cloud call, two DynamoDB writes and one SQS send. When the
+ * The event stays `received` until the flow marks it processed or failed: the webhook does not spend a
+ * second write on marking it queued, which nothing but a redelivery would read. A redelivery of an event
+ * still in `received` — one that crashed between steps 4 and 5, or one queued and not yet processed — is
+ * sent again; the FIFO queue drops the copy within its 5-minute deduplication window (same messageId), and
+ * a copy arriving later is a re-read of a version the links already hold, which the pipeline skips. So the
+ * crash between recording and queueing still loses nothing, and nothing reaches the ERP twice.
+ *
+ * Nothing slow happens here: no Fxiaoke or K3Cloud call, one DynamoDB write and one SQS send. When the
  * inbox or the queue fails, the answer is 500 so that Fxiaoke redelivers.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
@@ -130,7 +137,7 @@ export async function handleWebhook(
       });
       return reply;
     }
-    const [queueMessageId] = await runtime.queues.send(role, [
+    await runtime.queues.send(role, [
       changeMessage({
         kind: 'change',
         messageId: ev.messageId,
@@ -142,7 +149,6 @@ export async function handleWebhook(
         via: ev.via,
       }),
     ]);
-    await runtime.state.inbox.markQueued(ev.messageId, queueMessageId ? { queueMessageId } : {});
     logger.info('sync.webhook.queued', {
       messageId: ev.messageId,
       apiName: ev.apiName,
