@@ -19,6 +19,7 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { z } from 'zod';
 import { asSyncError, InvalidInputError, type SyncError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { SyncLogEntryInput } from '../state/sync-log.ts';
 import type { SyncResult } from './outcome.ts';
 import { dispositionOf, retryDelayMs } from './outcome.ts';
 import type { QueueRole } from './queues.ts';
@@ -179,18 +180,14 @@ export async function processQueueBatch<T>(
     }
   }
 
-  await Promise.all(
-    reports.map((report) =>
-      recordReport(report, {
-        runtime,
-        logger,
-        maxReceiveCount,
-        parsed,
-        failures,
-        durationMs: runtime.clock() - startedAtMs,
-      }),
-    ),
-  );
+  await recordReports(reports, {
+    runtime,
+    logger,
+    maxReceiveCount,
+    parsed,
+    failures,
+    durationMs: runtime.clock() - startedAtMs,
+  });
   logger.info('sync.batch.done', {
     messages: records.length,
     results: reports.length,
@@ -199,9 +196,12 @@ export async function processQueueBatch<T>(
   return { batchItemFailures };
 }
 
-/** Sync log + inbox for one report (failures here are logged, never turned into message failures). */
-async function recordReport(
-  report: RecordReport,
+/**
+ * Sync log + inbox for the batch's reports: the log entries go out together (BatchWriteItem), then the
+ * inbox entries of final results are marked. Failures here are logged, never turned into message failures.
+ */
+async function recordReports(
+  reports: readonly RecordReport[],
   ctx: {
     runtime: SyncRuntime;
     logger: Logger;
@@ -212,31 +212,108 @@ async function recordReport(
   },
 ): Promise<void> {
   const { runtime, logger, maxReceiveCount } = ctx;
-  const result = report.result;
-  const attempts = ctx.parsed
-    .filter((record) => report.sqsMessageIds.includes(record.sqsMessageId))
-    .map((record) => record.receiveCount);
-  const attempt = attempts.length > 0 ? Math.max(...attempts) : 1;
-  const heldBack = result.outcome !== 'failed' && report.sqsMessageIds.some((id) => ctx.failures.has(id));
-  const retry = (result.outcome === 'failed' && dispositionOf(result) === 'retry') || heldBack;
-  const deadLetter = retry && attempt >= maxReceiveCount;
-  let reason = result.reason;
-  if (retry && result.outcome === 'failed') {
-    reason = deadLetter
-      ? `attempt ${attempt}/${maxReceiveCount}: last attempt, the message goes to the dead-letter queue / 最后一次尝试，消息将进入死信队列`
-      : `attempt ${attempt}/${maxReceiveCount}: will be retried / 将重试`;
+  const receiveCounts = new Map(ctx.parsed.map((record) => [record.sqsMessageId, record.receiveCount]));
+  const entries: { result: SyncResult; attempt: number }[] = [];
+  const done: { messageId: string; state: 'processed' | 'failed'; detail: string }[] = [];
+  for (const report of reports) {
+    const result = report.result;
+    const attempts = report.sqsMessageIds.flatMap((id) => {
+      const count = receiveCounts.get(id);
+      return count === undefined ? [] : [count];
+    });
+    const attempt = attempts.length > 0 ? Math.max(...attempts) : 1;
+    const heldBack = result.outcome !== 'failed' && report.sqsMessageIds.some((id) => ctx.failures.has(id));
+    const retry = (result.outcome === 'failed' && dispositionOf(result) === 'retry') || heldBack;
+    const deadLetter = retry && attempt >= maxReceiveCount;
+    let reason = result.reason;
+    if (retry && result.outcome === 'failed') {
+      reason = deadLetter
+        ? `attempt ${attempt}/${maxReceiveCount}: last attempt, the message goes to the dead-letter queue / 最后一次尝试，消息将进入死信队列`
+        : `attempt ${attempt}/${maxReceiveCount}: will be retried / 将重试`;
+    }
+    entries.push({ result: { ...result, reason }, attempt });
+    if (retry && !deadLetter) continue;
+    const state = result.outcome === 'failed' ? 'failed' : 'processed';
+    for (const messageId of result.inboxMessageIds ?? []) {
+      done.push({ messageId, state, detail: deadLetter ? 'dead-letter queue' : (reason ?? result.outcome) });
+    }
   }
-  await writeSyncLog(runtime, logger, { ...result, reason }, { attempt, durationMs: ctx.durationMs });
-  const final = !retry || deadLetter;
-  if (!final) return;
-  const state = result.outcome === 'failed' ? 'failed' : 'processed';
+  await writeSyncLogs(runtime, logger, entries, ctx.durationMs);
   await Promise.all(
-    (result.inboxMessageIds ?? []).map((messageId) =>
+    done.map(({ messageId, state, detail }) =>
       runtime.state.inbox
-        .markDone(messageId, state, deadLetter ? 'dead-letter queue' : (reason ?? result.outcome))
+        .markDone(messageId, state, detail)
         .catch((error: unknown) => logger.warn('sync.inbox.mark-failed', { messageId, error })),
     ),
   );
+}
+
+/** The function-log line of one result. */
+function logResult(logger: Logger, result: SyncResult, attempt: number): void {
+  const line = {
+    flow: result.flow,
+    source: result.source,
+    outcome: result.outcome,
+    reason: result.reason,
+    attempt,
+    code: result.error?.code,
+    kind: result.error?.kind,
+    remoteMessages: result.error?.remoteMessages,
+    target: result.target,
+    operations: result.operations,
+    correlationId: result.correlationId,
+  };
+  if (result.outcome === 'failed') logger.warn('sync.record', { ...line, message: result.error?.message });
+  else logger.info('sync.record', line);
+}
+
+/** The sync-log entry of one result. */
+function syncLogEntry(result: SyncResult, attempt: number, durationMs: number): SyncLogEntryInput {
+  return {
+    flow: result.flow,
+    source: result.source,
+    ...(result.target ? { target: result.target } : {}),
+    ...(result.sourceVersion === undefined ? {} : { sourceVersion: result.sourceVersion }),
+    ...(result.inboxMessageIds?.[0] === undefined ? {} : { messageId: result.inboxMessageIds[0] }),
+    correlationId: result.correlationId,
+    attempt,
+    outcome: result.outcome,
+    ...(result.reason === undefined ? {} : { reason: result.reason.slice(0, 256) }),
+    durationMs: Math.max(0, durationMs),
+    ...(result.operations && result.operations.length > 0
+      ? { operations: result.operations.slice(0, 20) }
+      : {}),
+    ...(result.error ? { error: result.error } : {}),
+  };
+}
+
+/**
+ * Several results into the function log and, together, into the sync log. When the batched write fails
+ * (or one entry is invalid), each entry is written on its own so one bad entry costs only itself.
+ */
+async function writeSyncLogs(
+  runtime: SyncRuntime,
+  logger: Logger,
+  entries: readonly { result: SyncResult; attempt: number }[],
+  durationMs: number,
+): Promise<void> {
+  for (const { result, attempt } of entries) logResult(logger, result, attempt);
+  if (entries.length === 0) return;
+  try {
+    await runtime.state.syncLog.appendMany(
+      entries.map(({ result, attempt }) => syncLogEntry(result, attempt, durationMs)),
+    );
+  } catch {
+    await Promise.all(
+      entries.map(async ({ result, attempt }) => {
+        try {
+          await runtime.state.syncLog.append(syncLogEntry(result, attempt, durationMs));
+        } catch (error) {
+          logger.error('sync.sync-log.write-failed', { source: result.source, error });
+        }
+      }),
+    );
+  }
 }
 
 /**
@@ -249,38 +326,9 @@ export async function writeSyncLog(
   result: SyncResult,
   options: { attempt: number; durationMs: number },
 ): Promise<void> {
-  const line = {
-    flow: result.flow,
-    source: result.source,
-    outcome: result.outcome,
-    reason: result.reason,
-    attempt: options.attempt,
-    code: result.error?.code,
-    kind: result.error?.kind,
-    remoteMessages: result.error?.remoteMessages,
-    target: result.target,
-    operations: result.operations,
-    correlationId: result.correlationId,
-  };
-  if (result.outcome === 'failed') logger.warn('sync.record', { ...line, message: result.error?.message });
-  else logger.info('sync.record', line);
+  logResult(logger, result, options.attempt);
   try {
-    await runtime.state.syncLog.append({
-      flow: result.flow,
-      source: result.source,
-      ...(result.target ? { target: result.target } : {}),
-      ...(result.sourceVersion === undefined ? {} : { sourceVersion: result.sourceVersion }),
-      ...(result.inboxMessageIds?.[0] === undefined ? {} : { messageId: result.inboxMessageIds[0] }),
-      correlationId: result.correlationId,
-      attempt: options.attempt,
-      outcome: result.outcome,
-      ...(result.reason === undefined ? {} : { reason: result.reason.slice(0, 256) }),
-      durationMs: Math.max(0, options.durationMs),
-      ...(result.operations && result.operations.length > 0
-        ? { operations: result.operations.slice(0, 20) }
-        : {}),
-      ...(result.error ? { error: result.error } : {}),
-    });
+    await runtime.state.syncLog.append(syncLogEntry(result, options.attempt, options.durationMs));
   } catch (error) {
     logger.error('sync.sync-log.write-failed', { source: result.source, error });
   }

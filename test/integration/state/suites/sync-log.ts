@@ -70,6 +70,43 @@ export function syncLogSuite(ctx: StateTestContext): void {
       assert.equal(page.cursor, undefined);
     });
 
+    it('appends a batch of attempts at once (over one BatchWriteItem request of 25), each queryable', async () => {
+      const clock = new ManualClock();
+      const store = log(clock);
+      const sources: RecordRef[] = Array.from({ length: 30 }, () => ({
+        system: 'crm',
+        type: 'AccountObj',
+        id: uniqueId('acc'),
+      }));
+      const written = await store.appendMany(
+        sources.map((source, i) =>
+          attempt('account-to-customer', source, clock.now + i, i === 7 ? 'failed' : 'succeeded', {
+            ...(i === 7 ? { error: k3BusinessError() } : {}),
+          }),
+        ),
+      );
+      assert.equal(written.length, 30);
+      const good = (): RecordRef => ({ system: 'crm', type: 'AccountObj', id: 'never' });
+      for (const [i, source] of sources.entries()) {
+        const latest = await store.latestForRecord(source);
+        assert.equal(latest?.outcome, i === 7 ? 'failed' : 'succeeded');
+      }
+      assert.equal((await store.latestForRecord(sources[7] ?? good()))?.error?.code, 'K3_MSGCODE_11');
+    });
+
+    it('writes nothing of a batch with an invalid entry', async () => {
+      const store = log();
+      const good: RecordRef = { system: 'crm', type: 'AccountObj', id: uniqueId('acc') };
+      await assert.rejects(
+        store.appendMany([
+          attempt('account-to-customer', good, 0, 'succeeded'),
+          { ...attempt('account-to-customer', good, 0, 'failed'), correlationId: '' },
+        ]),
+        InvalidInputError,
+      );
+      assert.equal(await store.latestForRecord(good), undefined);
+    });
+
     it('pages through a record newest first and returns the latest attempt', async () => {
       const clock = new ManualClock();
       const store = log(clock);
