@@ -17,6 +17,7 @@
  *
  * Options: --customers N (1000) --orders N (1000) --naive N (200) --latency-ms N (20)
  *          --push-concurrency N (the emulator's default) --json FILE --keep-data --timeout-s N (100)
+ *          --cpu-prof-dir DIR (V8 CPU profiles of every thread of the stack; see bench/profile-summary.ts)
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, tmpdir, totalmem } from 'node:os';
@@ -81,6 +82,8 @@ export interface BenchOptions {
   pushConcurrency: number | undefined;
   timeoutMs: number;
   keepData: boolean;
+  /** Write CPU profiles of the stack's threads here. */
+  cpuProfileDir?: string | undefined;
   /** Progress lines (stderr). */
   log: (line: string) => void;
 }
@@ -103,6 +106,9 @@ export interface PhaseFigures {
   fxCalls: Record<string, number>;
   fxCallsPerRecord: number;
   fxRateLimited: number;
+  /** Requests to the embedded DynamoDB during the phase, by operation. */
+  dynamoOperations: Record<string, number>;
+  dynamoOperationsPerEvent: number;
   /** Write-back messages still queued when the ERP side finished. */
   writeBacksPending: number;
 }
@@ -158,6 +164,7 @@ async function runPhase(
 ): Promise<{ figures: PhaseFigures; ids: string[] }> {
   const fxBefore = await fxStats(endpoints);
   const k3Before = await k3Stats(endpoints);
+  const dynamoBefore = (await stack.status(endpoints.gateway)).dynamodb?.operations ?? {};
   options.log(`${spec.name}: importing ${spec.records.length} ${spec.apiName} records…`);
   const startedAt = Date.now();
   const { ids } = idsSchema.parse(
@@ -170,12 +177,16 @@ async function runPhase(
   let saved: Record<string, number> = {};
   let savedCount = 0;
   let depths: QueueDepth[] = [];
+  let dynamoAfter: Record<string, number> = {};
   let lastProgress = Date.now();
   for (;;) {
-    [saved, depths] = await Promise.all([
+    const [savedNow, status] = await Promise.all([
       savedTimes(endpoints, spec.formId),
-      stack.queueDepths(endpoints.gateway),
+      stack.status(endpoints.gateway),
     ]);
+    saved = savedNow;
+    depths = status.queues;
+    dynamoAfter = status.dynamodb?.operations ?? {};
     savedCount = Object.keys(saved).filter((id) => wanted.has(id)).length;
     if (savedCount === ids.length && pending(depths, spec.queue) === 0) break;
     if (Date.now() - startedAt > options.timeoutMs) {
@@ -234,6 +245,8 @@ async function runPhase(
     fxCalls,
     fxCallsPerRecord: total(fxCalls) / ids.length,
     fxRateLimited: fxAfter.rateLimited - fxBefore.rateLimited,
+    dynamoOperations: delta(dynamoBefore, dynamoAfter),
+    dynamoOperationsPerEvent: total(delta(dynamoBefore, dynamoAfter)) / ids.length,
     writeBacksPending: pending(depths, WRITE_BACK_QUEUE),
   };
   options.log(
@@ -267,7 +280,13 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
       ? {}
       : { FXIAOKE_EMULATOR_PUSH_CONCURRENCY: String(options.pushConcurrency) }),
   };
-  const stack = new StackProcess({ root, dataDir, env: settings, logFile: join(dataDir, 'stack.log') });
+  const stack = new StackProcess({
+    root,
+    dataDir,
+    env: settings,
+    logFile: join(dataDir, 'stack.log'),
+    cpuProfileDir: options.cpuProfileDir,
+  });
   let stackExitCode: number | null = null;
   try {
     const startedAt = performance.now();
@@ -432,6 +451,7 @@ export function formatReport(report: BenchReport): string {
       row('K3Cloud calls per record', (p) => fixed(p.k3CallsPerRecord, 2)),
       row('Fxiaoke calls per record', (p) => fixed(p.fxCallsPerRecord, 3)),
       row('Fxiaoke rate-limited (14001)', (p) => String(p.fxRateLimited)),
+      row('DynamoDB requests per event', (p) => fixed(p.dynamoOperationsPerEvent, 2)),
       row('write-backs still queued / 待回写', (p) => String(p.writeBacksPending)),
     ]),
   );
@@ -442,6 +462,8 @@ export function formatReport(report: BenchReport): string {
         .map(([k, v]) => `${k} ${v}`)
         .join(', ')}; Fxiaoke: ${Object.entries(p.fxCalls)
         .map(([k, v]) => `${k.replace('/cgi/crm/v2/data/', '')} ${v}`)
+        .join(', ')}; DynamoDB: ${Object.entries(p.dynamoOperations)
+        .map(([k, v]) => `${k} ${v}`)
         .join(', ')}`,
     );
   }
@@ -476,6 +498,7 @@ async function main(): Promise<void> {
       'timeout-s': { type: 'string', default: '100' },
       json: { type: 'string' },
       'keep-data': { type: 'boolean', default: false },
+      'cpu-prof-dir': { type: 'string' },
     },
   });
   const count = (name: string, text: string | undefined, min: number): number => {
@@ -497,6 +520,7 @@ async function main(): Promise<void> {
         : count('push-concurrency', values['push-concurrency'], 1),
     timeoutMs: count('timeout-s', values['timeout-s'], 1) * 1000,
     keepData: values['keep-data'] ?? false,
+    cpuProfileDir: values['cpu-prof-dir'],
     log: (line) => process.stderr.write(`[bench] ${line}\n`),
   };
   const report = await runBenchmark(options);

@@ -26,7 +26,9 @@ const statusSchema = z.object({
   queues: z.array(
     z.object({ name: z.string(), visible: z.number(), inFlight: z.number(), delayed: z.number() }),
   ),
+  dynamodb: z.object({ operations: z.record(z.string(), z.number()) }).optional(),
 });
+export type StackStatus = z.output<typeof statusSchema>;
 export type QueueDepth = z.output<typeof statusSchema>['queues'][number];
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -53,6 +55,8 @@ export interface StackProcessOptions {
   env: Record<string, string>;
   /** The stack's stdout and stderr go here (a pipe the bench would have to drain costs CPU). */
   logFile: string;
+  /** Write V8 CPU profiles of every thread of the stack here (`--cpu-prof`). */
+  cpuProfileDir?: string | undefined;
 }
 
 /** One run of the local stack as a child process. */
@@ -68,7 +72,8 @@ export class StackProcess {
     delete env.K3CLOUD_SERVER_URL;
     delete env.FXIAOKE_BASE_URL;
     const log = openSync(options.logFile, 'a');
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/start.ts'], {
+    const profile = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
+    this.child = spawn(process.execPath, [...profile, '--import', 'tsx', 'infra/local/start.ts'], {
       cwd: options.root,
       env,
       stdio: ['ignore', log, log],
@@ -114,8 +119,9 @@ export class StackProcess {
     }
   }
 
-  async queueDepths(gateway: string): Promise<QueueDepth[]> {
-    return statusSchema.parse(await requestJson(`${gateway}/__local/status`)).queues;
+  /** Queue depths and the embedded DynamoDB's operation counts (`GET /__local/status`). */
+  async status(gateway: string): Promise<StackStatus> {
+    return statusSchema.parse(await requestJson(`${gateway}/__local/status`));
   }
 
   /** Peak resident set size of the whole stack (main thread, function threads, DynamoDB thread), bytes. */

@@ -100,6 +100,7 @@ function status(stack: LocalStack): Record<string, unknown> {
       ],
     })),
     queues: stack.queues.listQueues().map((q) => ({ name: q.name, ...stack.queues.counts(q.name) })),
+    dynamodb: { operations: stack.dynamoOperations() },
     schedules: stack.scheduler.nextRuns().map((r) => ({
       ...r,
       nextAt: r.nextAtMs === undefined ? null : new Date(r.nextAtMs).toISOString(),

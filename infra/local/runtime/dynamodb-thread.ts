@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 import { z } from 'zod';
+import { DYNAMODB_OPERATIONS } from './dynamodb-operations.ts';
 import { closeServer, listen } from './http-util.ts';
 
 interface DynaliteOptions {
@@ -20,7 +21,12 @@ interface DynaliteOptions {
 const port = parentPort;
 if (!port) throw new Error('dynamodb-thread.ts must run in a worker thread');
 const data = z
-  .object({ dataDir: z.string().optional(), host: z.string(), port: z.number() })
+  .object({
+    dataDir: z.string().optional(),
+    host: z.string(),
+    port: z.number(),
+    counters: z.instanceof(SharedArrayBuffer).optional(),
+  })
   .parse(workerData);
 const require = createRequire(import.meta.url);
 // dynalite ships no type declarations; its factory returns a plain node:http Server.
@@ -31,6 +37,18 @@ const server = dynalite({
   deleteTableMs: 0,
   updateTableMs: 0,
 });
+
+// Operations served, by X-Amz-Target, in memory the main thread reads without a round trip (status, bench).
+const counters = data.counters ? new Int32Array(data.counters) : undefined;
+if (counters) {
+  const slot = new Map<string, number>(DYNAMODB_OPERATIONS.map((name, i) => [name, i]));
+  const other = DYNAMODB_OPERATIONS.length - 1;
+  server.prependListener('request', (req) => {
+    const target = req.headers['x-amz-target'];
+    const name = typeof target === 'string' ? target.slice(target.indexOf('.') + 1) : '';
+    Atomics.add(counters, slot.get(name) ?? other, 1);
+  });
+}
 
 try {
   const { origin } = await listen(server, data.host, data.port);

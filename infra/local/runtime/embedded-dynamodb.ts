@@ -14,6 +14,7 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
 import { type Logger, silentLogger } from '../../../lib/log.ts';
 import { createStateTables, STATE_TABLES } from '../../../lib/state/tables.ts';
+import { DYNAMODB_OPERATIONS } from './dynamodb-operations.ts';
 import { LocalRuntimeError } from './errors.ts';
 import type { StackDefinition } from './serverless/stack-definition.ts';
 import { workerExecArgv } from './worker-exec-argv.ts';
@@ -27,6 +28,8 @@ export interface EmbeddedDynamo {
   /** The value for `AWS_ENDPOINT_URL_DYNAMODB`. */
   readonly endpoint: string;
   readonly client: DynamoDBClient;
+  /** Requests served since start, by operation (`PutItem`, `Query`, …; zero counts left out). */
+  operations(): Record<string, number>;
   close(): Promise<void>;
 }
 
@@ -43,8 +46,14 @@ export async function startEmbeddedDynamo(options: {
   region: string;
 }): Promise<EmbeddedDynamo> {
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+  const counters = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * DYNAMODB_OPERATIONS.length);
   const worker = new Worker(new URL('./dynamodb-thread.ts', import.meta.url), {
-    workerData: { dataDir: options.dataDir, host: options.host ?? '127.0.0.1', port: options.port ?? 0 },
+    workerData: {
+      dataDir: options.dataDir,
+      host: options.host ?? '127.0.0.1',
+      port: options.port ?? 0,
+      counters,
+    },
     execArgv: workerExecArgv(),
   });
   const messages = z.discriminatedUnion('type', [
@@ -103,6 +112,15 @@ export async function startEmbeddedDynamo(options: {
   return {
     endpoint: origin,
     client,
+    operations() {
+      const view = new Int32Array(counters);
+      const out: Record<string, number> = {};
+      DYNAMODB_OPERATIONS.forEach((name, i) => {
+        const n = Atomics.load(view, i);
+        if (n > 0) out[name] = n;
+      });
+      return out;
+    },
     close() {
       closing ??= (async () => {
         client.destroy();

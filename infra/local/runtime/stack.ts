@@ -102,6 +102,8 @@ export interface LocalStack {
   readonly configPath: string | undefined;
   readonly k3Emulator: K3CloudEmulator | undefined;
   readonly fxEmulator: FxiaokeEmulator | undefined;
+  /** Requests the embedded DynamoDB served since start, by operation. */
+  dynamoOperations(): Record<string, number>;
   /** Stop everything (idempotent); resolves when data is on disk. */
   stop(reason?: string): Promise<void>;
 }
@@ -422,6 +424,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       configPath: fnSettings.configPath,
       k3Emulator,
       fxEmulator,
+      dynamoOperations: () => dynamo.operations(),
       stop,
     };
     logger.info('local.stack.started', {
