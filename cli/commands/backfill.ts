@@ -188,7 +188,7 @@ export async function backfillCommand(args: BackfillArgs, session: CliSession, i
         ? []
         : ([
             ['已入队 Queued', String(queued)],
-            ['已在队列（本次运行此前已入队）Already queued by this run', String(alreadyQueued)],
+            ['已在队列 Already queued (this run, earlier)', String(alreadyQueued)],
           ] satisfies [string, string][])),
       ['页 Pages', String(pages)],
       [

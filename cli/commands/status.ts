@@ -558,7 +558,8 @@ export async function statusCommand(
       );
       for (const group of failures.groups.slice(0, 5)) {
         lines.push(
-          `  ${group.flow} ${group.code} — ${group.example.record}: ${group.example.message.split('\n')[0] ?? ''}`,
+          // The first lines carry the record and the problem (a mapping error lists its problems below).
+          `  ${group.flow} ${group.code} — ${group.example.record}: ${group.example.message.split('\n').slice(0, 2).join(' ').slice(0, 400)}`,
         );
         for (const remote of group.example.remoteMessages.slice(0, 3))
           lines.push(`      原文 verbatim: ${remote}`);
