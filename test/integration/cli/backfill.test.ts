@@ -187,3 +187,39 @@ describe('fxk3 backfill', () => {
     await stack.useConfig(exampleConfigData());
   });
 });
+
+describe('fxk3 backfill of 3 000 records under a tight Fxiaoke rate limit', () => {
+  let stack: SyncStack;
+  // A tenth of Fxiaoke's window so the test takes seconds: 20 calls per 2 s, on both sides.
+  const LIMIT = { calls: 20, windowMs: 2_000 };
+
+  before(async () => {
+    stack = await SyncStack.start({
+      fxiaoke: { seed: false, rateLimit: LIMIT },
+      env: {
+        FXIAOKE_RATE_LIMIT_CALLS: String(LIMIT.calls),
+        FXIAOKE_RATE_LIMIT_WINDOW_MS: String(LIMIT.windowMs),
+      },
+    });
+    for (let start = 0; start < 3_000; start += 500) {
+      await stack.fx.insertRecords(
+        'AccountObj',
+        Array.from({ length: 500 }, (_, i) => ({ name: `批量客户 ${start + i + 1}`, account_level: '2' })),
+      );
+    }
+  });
+  after(async () => {
+    await stack?.close();
+  });
+
+  it('pages through the client’s shared limiter: 31 calls, never refused with 14001, 3 000 events queued', async () => {
+    const run = await fxk3(stack, ['backfill', 'AccountObj', '--json']);
+    assert.equal(run.code, 0, run.stderr);
+    const doc = jsonOf(run, backfillSchema);
+    assert.deepEqual([doc.considered, doc.queued, doc.pages], [3_000, 3_000, 30]);
+    // 30 full pages, then the empty page that ends the keyset scan.
+    assert.equal(stack.fx.stats().calls[QUERY_PATH], 31);
+    assert.equal(stack.fx.stats().rateLimited, 0, 'never 14001');
+    assert.equal(stack.counts('accountToCustomer').visible, 3_000);
+  });
+});
