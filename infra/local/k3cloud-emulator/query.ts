@@ -32,7 +32,12 @@ interface ResolvedField {
   type: FieldType | 'id';
   /** the entry this key iterates over, if any */
   entry: EntityMeta | null;
+  /** How an equality on this key can find its records without a scan (see `candidateRecords`). */
+  lookup?: { by: 'pk' } | { by: 'value'; fieldKey: string; entryKey: string | undefined };
 }
+
+/** Field types whose stored values are strings compared case-insensitively: an index can answer `=`/`IN`. */
+const INDEXABLE_TYPES: ReadonlySet<FieldType | 'id'> = new Set(['text', 'multilang', 'combo']);
 
 // ── FilterString parser ─────────────────────────────────────────────────────────────────────────────────
 
@@ -390,7 +395,9 @@ function resolveField(engine: Engine, form: IndexedForm, key: string): ResolvedF
   const lower = trimmed.toLowerCase();
   // FieldName is null in the real capture of this error (spec §4.5).
   const unknown = () => new K3Failure(unknownField(trimmed), MSG.fieldMissing, null);
-  if (lower === form.meta.pkKey.toLowerCase()) return { type: 'id', entry: null, get: (c) => c.record.id };
+  if (lower === form.meta.pkKey.toLowerCase()) {
+    return { type: 'id', entry: null, get: (c) => c.record.id, lookup: { by: 'pk' } };
+  }
   if (lower === 'fmasterid' && form.meta.kind === 'base') {
     return { type: 'id', entry: null, get: (c) => c.record.masterId };
   }
@@ -407,7 +414,14 @@ function resolveField(engine: Engine, form: IndexedForm, key: string): ResolvedF
   const own = (c: RowContext): FieldValue | undefined =>
     entry ? (c.row ? c.row.values[field.key] : undefined) : c.record.values[field.key];
   if (rest.length === 0) {
-    return { type: field.type, entry, get: (c) => outputValue(field.type, own(c)) };
+    return {
+      type: field.type,
+      entry,
+      get: (c) => outputValue(field.type, own(c)),
+      ...(INDEXABLE_TYPES.has(field.type)
+        ? { lookup: { by: 'value' as const, fieldKey: field.key, entryKey: entry?.key } }
+        : {}),
+    };
   }
   if (field.type !== 'ref' || !field.ref) throw unknown();
   const target = engine.registry.require(field.ref);
@@ -429,6 +443,76 @@ function resolveField(engine: Engine, form: IndexedForm, key: string): ResolvedF
       return record ? inner.get({ record, row: null }) : null;
     },
   };
+}
+
+// ── index use ───────────────────────────────────────────────────────────────────────────────────────────
+
+function conjuncts(expr: FilterExpr): FilterExpr[] {
+  return expr.t === 'and' ? [...conjuncts(expr.a), ...conjuncts(expr.b)] : [expr];
+}
+
+/** `field = literal` or `field IN (literals…)` as the field and its literal values; undefined otherwise. */
+function equality(
+  expr: FilterExpr,
+  fields: ReadonlyMap<string, ResolvedField>,
+): { field: ResolvedField; values: (string | number | null)[] } | undefined {
+  const fieldOf = (o: Operand) => (o.t === 'field' ? fields.get(o.key.toLowerCase()) : undefined);
+  if (expr.t === 'cmp' && expr.op === '=') {
+    const [f, lit] = expr.l.t === 'field' ? [fieldOf(expr.l), expr.r] : [fieldOf(expr.r), expr.l];
+    return f && lit.t === 'lit' ? { field: f, values: [lit.v] } : undefined;
+  }
+  if (expr.t === 'in' && !expr.neg) {
+    const f = fieldOf(expr.l);
+    if (!f || !expr.list.every((item) => item.t === 'lit')) return undefined;
+    return { field: f, values: expr.list.map((item) => (item.t === 'lit' ? item.v : null)) };
+  }
+  return undefined;
+}
+
+/**
+ * The records a filter can match: when a top-level AND term is an equality or IN on the primary key or on
+ * a string key field (FNumber, FBillNo, F_FXK_CrmId, an entry's FSrcBillNo…), only the records an index
+ * names — the smallest such set — instead of the whole form. Every candidate is still evaluated against
+ * the whole filter, so the index only has to be a superset; the order is the scan's.
+ */
+function candidateRecords(
+  engine: Engine,
+  form: IndexedForm,
+  filter: FilterExpr,
+  fields: ReadonlyMap<string, ResolvedField>,
+): Iterable<StoredRecord> {
+  const formId = form.meta.formId;
+  let best: number[] | undefined;
+  for (const term of conjuncts(filter)) {
+    const eq = equality(term, fields);
+    const lookup = eq?.field.lookup;
+    if (!eq || !lookup) continue;
+    let ids: number[] | undefined;
+    if (lookup.by === 'pk') {
+      // compare() turns a literal into a number against the numeric id; one that does not parse never matches.
+      ids = engine.store.existingIds(
+        formId,
+        eq.values.flatMap((v) => {
+          const n = typeof v === 'number' ? v : typeof v === 'string' ? parseNumber(v) : null;
+          return typeof n === 'number' && Number.isInteger(n) ? [n] : [];
+        }),
+      );
+    } else if (eq.values.every((v) => typeof v === 'string')) {
+      // A number literal against a text field compares numerically ('007' = 7): no index for that.
+      ids = engine.store.idsWithValues(
+        formId,
+        lookup.fieldKey,
+        lookup.entryKey,
+        eq.values.filter((v): v is string => typeof v === 'string'),
+      );
+    }
+    if (ids && (best === undefined || ids.length < best.length)) best = ids;
+  }
+  if (best === undefined) return engine.store.all(formId);
+  return best.flatMap((id) => {
+    const record = engine.store.get(formId, id);
+    return record ? [record] : [];
+  });
 }
 
 // ── ExecuteBillQuery / BillQuery ────────────────────────────────────────────────────────────────────────
@@ -514,7 +598,7 @@ export function runQuery(
   const entry = [...entries][0] ?? null;
 
   const matched: RowContext[] = [];
-  for (const record of engine.store.all(form.meta.formId)) {
+  for (const record of candidateRecords(engine, form, filter, resolved)) {
     if (entry) {
       for (const row of record.entries[entry.key] ?? []) {
         const ctx = { record, row };

@@ -49,6 +49,16 @@ export interface StoreChange {
   dels: { formId: string; id: number }[];
 }
 
+/** Records of one form by the value of one field (see {@link RecordStore.idsWithValues}). */
+interface ValueIndex {
+  /** The entry the field belongs to; undefined for header and sub-header fields. */
+  entryKey: string | undefined;
+  /** Lower-case string value → ids of the records holding it (in any row, for an entry field). */
+  byValue: Map<string, Set<number>>;
+  /** Records holding a value that is not a string there: always candidates (the query decides). */
+  other: Set<number>;
+}
+
 interface Snapshot {
   version: 1;
   counters: Record<string, number>;
@@ -85,6 +95,11 @@ export class RecordStore {
   #counters: Record<string, number> = {};
   #journalLines = 0;
   readonly #clock: () => number;
+  /** formId → field key → value index, built on a form's first indexed query and kept up to date after. */
+  #valueIndexes = new Map<string, Map<string, ValueIndex>>();
+  /** formId → id → insertion sequence: candidates from an index come back in `all()` order. */
+  #sequence = new Map<string, Map<number, number>>();
+  #nextSequence = 0;
   /** formId → id → when this process first committed the record (memory only: an observation, not data). */
   #firstCommitAt = new Map<string, Map<number, number>>();
 
@@ -221,9 +236,88 @@ export class RecordStore {
   clear(): void {
     this.#records = new Map();
     this.#firstCommitAt = new Map();
+    this.#valueIndexes = new Map();
+    this.#sequence = new Map();
     this.#byNumber = new Map();
     this.#counters = {};
     this.compact();
+  }
+
+  /**
+   * Ids of the records of a form whose field `fieldKey` (of entry `entryKey`, or of the header) equals one
+   * of `values` case-insensitively — a superset of the exact matches, which the caller still filters (a
+   * record holding a non-string value there is always included). In `all()` order. The index of a field is
+   * built on first use and maintained by every commit after, so equality and IN filters on key fields
+   * (FNumber, FBillNo, extension fields, FSrcBillNo) do not scan the form.
+   */
+  idsWithValues(
+    formId: string,
+    fieldKey: string,
+    entryKey: string | undefined,
+    values: readonly string[],
+  ): number[] {
+    let forForm = this.#valueIndexes.get(formId);
+    if (!forForm) {
+      forForm = new Map();
+      this.#valueIndexes.set(formId, forForm);
+    }
+    const indexKey = `${entryKey ?? ''}\u0000${fieldKey}`;
+    let index = forForm.get(indexKey);
+    if (!index) {
+      index = { entryKey, byValue: new Map(), other: new Set() };
+      forForm.set(indexKey, index);
+      for (const record of this.all(formId)) this.#indexValues(index, fieldKey, record);
+    }
+    const ids = new Set<number>(index.other);
+    for (const value of values) for (const id of index.byValue.get(value.toLowerCase()) ?? []) ids.add(id);
+    const order = this.#sequence.get(formId);
+    return [...ids].sort((a, b) => (order?.get(a) ?? 0) - (order?.get(b) ?? 0));
+  }
+
+  /** Those of `ids` that exist in the form, in `all()` order. */
+  existingIds(formId: string, ids: Iterable<number>): number[] {
+    const map = this.#records.get(formId);
+    const order = this.#sequence.get(formId);
+    return [...new Set(ids)]
+      .filter((id) => map?.has(id))
+      .sort((a, b) => (order?.get(a) ?? 0) - (order?.get(b) ?? 0));
+  }
+
+  #fieldValues(index: ValueIndex, fieldKey: string, record: StoredRecord): FieldValue[] {
+    if (index.entryKey === undefined) {
+      const value = record.values[fieldKey];
+      return value === undefined ? [] : [value];
+    }
+    return (record.entries[index.entryKey] ?? []).flatMap((row) => {
+      const value = row.values[fieldKey];
+      return value === undefined ? [] : [value];
+    });
+  }
+
+  #indexValues(index: ValueIndex, fieldKey: string, record: StoredRecord): void {
+    for (const value of this.#fieldValues(index, fieldKey, record)) {
+      if (typeof value !== 'string') {
+        index.other.add(record.id);
+        continue;
+      }
+      const key = value.toLowerCase();
+      const ids = index.byValue.get(key);
+      if (ids) ids.add(record.id);
+      else index.byValue.set(key, new Set([record.id]));
+    }
+  }
+
+  #unindexValues(index: ValueIndex, fieldKey: string, record: StoredRecord): void {
+    index.other.delete(record.id);
+    for (const value of this.#fieldValues(index, fieldKey, record)) {
+      if (typeof value === 'string') index.byValue.get(value.toLowerCase())?.delete(record.id);
+    }
+  }
+
+  #eachIndex(formId: string, visit: (index: ValueIndex, fieldKey: string) => void): void {
+    for (const [indexKey, index] of this.#valueIndexes.get(formId) ?? []) {
+      visit(index, indexKey.slice(indexKey.indexOf('\u0000') + 1));
+    }
   }
 
   /** Write the whole store as a snapshot (atomically via rename) and empty the journal. */
@@ -253,7 +347,16 @@ export class RecordStore {
     }
     const previous = map.get(record.id);
     if (previous) this.#unindex(formId, previous);
+    else {
+      let order = this.#sequence.get(formId);
+      if (!order) {
+        order = new Map();
+        this.#sequence.set(formId, order);
+      }
+      order.set(record.id, this.#nextSequence++);
+    }
     map.set(record.id, record);
+    this.#eachIndex(formId, (index, fieldKey) => this.#indexValues(index, fieldKey, record));
     const number = record.values[this.#numberKeyOf(formId)];
     if (typeof number === 'string' && number !== '') {
       let index = this.#byNumber.get(formId);
@@ -276,9 +379,11 @@ export class RecordStore {
     if (!map || !previous) return;
     this.#unindex(formId, previous);
     map.delete(id);
+    this.#sequence.get(formId)?.delete(id);
   }
 
   #unindex(formId: string, record: StoredRecord): void {
+    this.#eachIndex(formId, (index, fieldKey) => this.#unindexValues(index, fieldKey, record));
     const number = record.values[this.#numberKeyOf(formId)];
     if (typeof number !== 'string') return;
     const ids = this.#byNumber.get(formId)?.get(number.toLowerCase());
