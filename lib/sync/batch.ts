@@ -20,8 +20,9 @@ import type { z } from 'zod';
 import { asSyncError, InvalidInputError, type SyncError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { SyncLogEntryInput } from '../state/sync-log.ts';
+import { RECORD_BUSY_CODE } from './errors.ts';
 import type { SyncResult } from './outcome.ts';
-import { dispositionOf, retryDelayMs } from './outcome.ts';
+import { busyRetryDelayMs, dispositionOf, retryDelayMs } from './outcome.ts';
 import type { QueueRole } from './queues.ts';
 import type { SyncRuntime } from './runtime.ts';
 
@@ -145,24 +146,32 @@ export async function processQueueBatch<T>(
   }
 
   // FIFO: a failed message holds back the later messages of its group.
-  const failedGroups = new Set<string>();
+  const failedGroups = new Map<string, number>();
   const batchItemFailures: { itemIdentifier: string }[] = [];
   for (const record of records) {
     const group = record.attributes?.MessageGroupId ?? record.messageId;
     let error = failures.get(record.messageId);
-    if (!error && failedGroups.has(group)) {
+    const heldBy = failedGroups.get(group);
+    if (!error && heldBy !== undefined) {
       error = asSyncError(
         new Error('an earlier message of the same record failed in this batch; kept for ordering'),
       );
       failures.set(record.messageId, error);
     }
     if (!error) continue;
-    failedGroups.add(group);
     batchItemFailures.push({ itemIdentifier: record.messageId });
     const receiveCount = receiveCountOf(record);
     const last = receiveCount >= maxReceiveCount;
+    // A held-back message comes back with the one holding it: the group is blocked while any of its
+    // messages is invisible, so a longer delay here would hold the earlier message back too.
     const delayMs =
-      malformed.has(record.messageId) || last ? 0 : retryDelayMs(receiveCount, runtime.settings.retry, error);
+      malformed.has(record.messageId) || last
+        ? 0
+        : (heldBy ??
+          (error.code === RECORD_BUSY_CODE
+            ? busyRetryDelayMs(receiveCount, maxReceiveCount, error.retryAfterMs ?? 0)
+            : retryDelayMs(receiveCount, runtime.settings.retry, error)));
+    if (heldBy === undefined) failedGroups.set(group, delayMs);
     try {
       await runtime.queues.delay(options.queue, record.receiptHandle, delayMs / 1000);
     } catch (delayError) {

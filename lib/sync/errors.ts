@@ -12,9 +12,13 @@ export class PipelineError extends SyncError {
   }
 }
 
+/** The code of {@link recordBusy}: the queue retries it soon (`busyRetryDelayMs`), not with the usual backoff. */
+export const RECORD_BUSY_CODE = 'SYNC_RECORD_BUSY';
+
 /**
  * Another worker holds the record's claim (an earlier event still in flight, or the order flow creating the
- * customer this order needs). Transient: the message comes back after the claim is released or expires.
+ * customer this order needs). Transient: the message comes back soon and again after the claim is released
+ * or expires; `retryAfterMs` is what the claim has left (see `busyRetryDelayMs`).
  */
 export function recordBusy(what: string, retryAfterMs: number): PipelineError {
   return new PipelineError(
@@ -22,7 +26,7 @@ export function recordBusy(what: string, retryAfterMs: number): PipelineError {
     {
       kind: 'transient',
       fault: 'ours',
-      code: 'SYNC_RECORD_BUSY',
+      code: RECORD_BUSY_CODE,
       retryAfterMs: Math.max(1_000, retryAfterMs),
     },
   );

@@ -87,3 +87,27 @@ export function retryDelayMs(
   const floor = error?.retryAfterMs ?? 0;
   return Math.round(Math.min(Math.max(jittered, floor), Math.max(policy.maxDelayMs, floor)));
 }
+
+/** The first retry of a record another worker holds comes back after about this long (then doubling). */
+export const BUSY_RETRY_BASE_MS = 1_000;
+
+/**
+ * Delay before retrying a record another worker holds (`SYNC_RECORD_BUSY`): short and doubling — 1 s, 2 s,
+ * 4 s (±20 %) — because the holder normally finishes in well under a second (an order creating the customer
+ * a customer event also names), never longer than the holder's claim has left; the attempt before the last
+ * waits for the whole remaining claim, so a holder that really takes long does not push the message into
+ * the dead-letter queue. The claim itself keeps the work from being done twice: the retry finds the link
+ * written by the holder and skips what is already synced.
+ */
+export function busyRetryDelayMs(
+  receiveCount: number,
+  maxReceiveCount: number,
+  claimRemainingMs: number,
+  random: () => number = Math.random,
+): number {
+  const remaining = Math.max(0, claimRemainingMs);
+  if (receiveCount >= maxReceiveCount - 1) return Math.round(remaining);
+  const attempt = Math.max(1, Math.floor(receiveCount));
+  const short = BUSY_RETRY_BASE_MS * 2 ** Math.min(attempt - 1, 10) * (0.8 + 0.4 * random());
+  return Math.round(Math.min(short, remaining));
+}

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { crmLinkKey } from '../../../lib/sync/crm-to-erp.ts';
 import { deliveryNoticeMessage } from '../../../lib/sync/messages.ts';
 import { exampleConfigData, pushBody, SyncStack } from './harness.ts';
 
@@ -227,6 +228,31 @@ describe('sales-order-to-sale-order and sale-order-to-delivery-notice', () => {
     );
     assert.equal(copies.filter((row) => row[1] === '100').length, 1, 'one customer');
     assert.equal(copies.length, 3, 'allocated once');
+  });
+
+  it('a customer event that finds the customer busy comes back within seconds, not after the whole claim', async () => {
+    const accountId = await newAccount('泰安岱岳机电有限公司');
+    await stack.fx.pushesSettled();
+    const runtime = await stack.runtime();
+    // Another worker (an order creating this customer) holds the link.
+    const key = crmLinkKey('AccountObj', accountId, 'BD_Customer');
+    assert.equal((await runtime.state.links.claim(key, { owner: 'order-worker' })).status, 'claimed');
+    assert.equal((await stack.push(pushBody('AccountObj', accountId))).statusCode, 200);
+    const busy = await stack.pump('accountToCustomer');
+    assert.equal(busy.failed, 1);
+    assert.equal(stack.counts('accountToCustomer').visible, 0);
+    // The holder finishes quickly; the event is visible again after about a second (jitter ±20 %).
+    assert.equal(await runtime.state.links.release(key, 'order-worker'), true);
+    stack.sqsClock.advance(1_300);
+    assert.equal(stack.counts('accountToCustomer').visible, 1);
+    const retried = await stack.pump('accountToCustomer');
+    assert.equal(retried.failed, 0);
+    const copies = await stack.k3Rows(
+      'BD_Customer',
+      ['FCUSTID', 'FUseOrgId.FNumber'],
+      `F_FXK_CrmId = '${accountId}'`,
+    );
+    assert.equal(copies.filter((row) => row[1] === '100').length, 1, 'one customer');
   });
 
   it('requesting delivery pushes the order to one audited delivery notice; repeats never push twice', async () => {

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { ConfigError, SyncError } from '../../../lib/errors.ts';
 import { K3CloudError } from '../../../lib/k3cloud/errors.ts';
 import { MappingError } from '../../../lib/mappings/errors.ts';
-import { dispositionOf, retryDelayMs, shouldRetry } from '../../../lib/sync/outcome.ts';
+import { busyRetryDelayMs, dispositionOf, retryDelayMs, shouldRetry } from '../../../lib/sync/outcome.ts';
 
 const error = (kind: SyncError['kind'], retryAfterMs?: number) =>
   new SyncError('x', {
@@ -84,6 +84,24 @@ describe('sync/outcome', () => {
     it('waits at least what the error asks for (K3 call limit, Fxiaoke quota reset)', () => {
       assert.equal(retryDelayMs(1, policy, error('throttled', 30_000), middle), 30_000);
       assert.equal(retryDelayMs(1, policy, error('quota-exhausted', 3_600_000), middle), 3_600_000);
+    });
+  });
+
+  describe('busyRetryDelayMs', () => {
+    const middle = () => 0.5;
+
+    it('retries a record another worker holds after 1 s, 2 s, 4 s — never later than its claim ends', () => {
+      assert.deepEqual(
+        [1, 2, 3].map((n) => busyRetryDelayMs(n, 5, 120_000, middle)),
+        [1_000, 2_000, 4_000],
+      );
+      assert.equal(busyRetryDelayMs(1, 5, 300, middle), 300);
+      assert.equal(busyRetryDelayMs(2, 5, -50, middle), 0);
+    });
+
+    it('waits out the whole claim on the attempt before the last, so a long holder does not dead-letter it', () => {
+      assert.equal(busyRetryDelayMs(4, 5, 90_000, middle), 90_000);
+      assert.equal(busyRetryDelayMs(1, 2, 90_000, middle), 90_000);
     });
   });
 });
