@@ -47,7 +47,7 @@ import {
   submitData,
 } from '../lib/k3cloud/operations.ts';
 import { k3SessionCredentialSchema } from '../lib/k3cloud/session.ts';
-import { operationUrl, responseStatusSchema } from '../lib/k3cloud/wire.ts';
+import { type K3FormOperation, operationUrl, responseStatusSchema } from '../lib/k3cloud/wire.ts';
 import {
   type ClaimOptions,
   type ClaimResult,
@@ -154,20 +154,7 @@ export class DryRunK3Client extends K3CloudClient {
     this.placeholders = placeholders;
   }
 
-  #record(
-    operation:
-      | 'Save'
-      | 'BatchSave'
-      | 'Submit'
-      | 'Audit'
-      | 'UnAudit'
-      | 'Delete'
-      | 'Allocate'
-      | 'Push'
-      | 'ExcuteOperation',
-    formId: string | undefined,
-    data: object,
-  ): void {
+  #record(operation: K3FormOperation, formId: string | undefined, data: object): void {
     this.requests.push({
       operation,
       formId: formId ?? '',
@@ -191,8 +178,13 @@ export class DryRunK3Client extends K3CloudClient {
     return { id: issued.id, number: issued.number, needReturnData: undefined, successMessages: [] };
   }
 
-  override async draft(input: K3SaveInput, options?: K3CallOptions): Promise<K3SaveResult> {
-    return await this.save(input, options);
+  override async draft(input: K3SaveInput, _options?: K3CallOptions): Promise<K3SaveResult> {
+    const { ctx, data } = saveData('Draft', input);
+    this.#record('Draft', ctx.formId, data);
+    // Drafts have no number (K3 assigns it when the draft is saved for real).
+    const pk = primaryKeyOf(input.model);
+    const id = pk > 0 ? String(pk) : this.placeholders.issue(input.formId, undefined).id;
+    return { id, number: null, needReturnData: undefined, successMessages: [] };
   }
 
   override async batchSave(input: K3BatchSaveInput, _options?: K3CallOptions): Promise<K3BatchSaveResult> {

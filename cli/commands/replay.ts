@@ -448,7 +448,7 @@ async function execute(
         if (stored === undefined || stored.watermark.modifiedAtMs >= entry.fromMs) {
           await runtime.state.cursors.reset(
             name,
-            { modifiedAtMs: Math.max(0, entry.fromMs - 1_000), id: '' },
+            { modifiedAtMs: Math.max(0, entry.fromMs - 1_000), id: '0' },
             { runId: `replay-${runId}` },
           );
         }

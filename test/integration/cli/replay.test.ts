@@ -240,6 +240,62 @@ describe('fxk3 replay', () => {
     assert.equal(new Set(inStock.map((row) => row[0])).size, 1, 'one in-stock bill');
   });
 
+  it('a delivery whose CRM write failed: the poll runs again in this process, one CRM delivery note', async () => {
+    const [accountId] = await stack.fx.insertRecords('AccountObj', [
+      { name: '泰州医药物流有限公司', account_level: '2' },
+    ]);
+    const { dataId: orderId } = await stack.fx.edit({
+      apiName: 'SalesOrderObj',
+      fields: { account_id: accountId, field_ship_request__c: true },
+      details: {
+        SalesOrderProductObj: [{ product_id: products.get('WL0001'), quantity: '6', sales_price: '35.00' }],
+      },
+    });
+    await stack.settle();
+    const [order] = await stack.k3Rows('SAL_SaleOrder', ['FBillNo'], `F_FXK_CrmId = '${orderId}'`);
+    const [notice] = await stack.k3Rows('SAL_DELIVERYNOTICE', ['FBillNo'], `FSrcBillNo = '${order?.[0]}'`);
+    const k3 = stack.k3Client();
+    const shipped = await k3.push({
+      formId: 'SAL_DELIVERYNOTICE',
+      numbers: [String(notice?.[0])],
+      ruleId: 'DeliveryNotice-OutStock',
+      targetFormId: 'SAL_OUTSTOCK',
+    });
+    const outStock = shipped.targets[0];
+    assert.ok(outStock?.number && outStock.id);
+    await k3.submit({ formId: 'SAL_OUTSTOCK', numbers: [outStock.number] });
+    await k3.audit({ formId: 'SAL_OUTSTOCK', numbers: [outStock.number] });
+    const notes = async () =>
+      (await stack.fx.listRecords('DeliveryNoteObj')).filter(
+        (n) => n.field_erp_bill_no__c === outStock.number,
+      );
+
+    stack.fx.setFaults({ systemBusy: { paths: ['/cgi/crm/v2/data/create'] } });
+    try {
+      const first = await stack.runDeliveries(scheduledEvent());
+      assert.ok(first.failed > 0, JSON.stringify(first.items));
+    } finally {
+      stack.fx.setFaults({});
+    }
+    assert.equal((await notes()).length, 0);
+    // Later bills moved the cursor past this one (as after a final failure): the replay moves it back.
+    const cursors = (await stack.runtime()).state.cursors;
+    await cursors.reset('delivery-to-fxiaoke.SAL_OUTSTOCK', {
+      modifiedAtMs: Date.now() + 3_600_000,
+      id: '999999',
+    });
+
+    const run = await fxk3(stack, ['replay', '--flow', 'delivery-to-fxiaoke', '--json']);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.deepEqual(
+      jsonOf(run, replaySchema).items.map((i) => [i.record.type, i.record.id, i.result]),
+      [['SAL_OUTSTOCK', outStock.id, 'succeeded']],
+    );
+    assert.equal((await notes()).length, 1, 'one delivery note');
+    const after = await (await stack.runtime()).state.cursors.get('delivery-to-fxiaoke.SAL_OUTSTOCK');
+    assert.ok(after && after.watermark.modifiedAtMs < Date.now(), 'the cursor was moved back to the bill');
+  });
+
   it('a dead-letter queue: --dry-run lists it and leaves it; the redrive moves it back with its group; one ERP customer', async () => {
     stack.k3.setFaults({ http500: { operations: ['ExecuteBillQuery'], formIds: ['BD_Customer'] } });
     const { dataId } = await stack.fx.edit({
