@@ -296,6 +296,53 @@ describe('fxk3 replay', () => {
     assert.ok(after && after.watermark.modifiedAtMs < Date.now(), 'the cursor was moved back to the bill');
   });
 
+  it('a delivery-notice push that kept failing (its request dead-lettered): a new request, one notice, also after a redrive', async () => {
+    const [accountId] = await stack.fx.insertRecords('AccountObj', [
+      { name: '镇江香醋食品有限公司', account_level: '2' },
+    ]);
+    stack.k3.setFaults({ responseError: { operations: ['Push'], formIds: ['SAL_SaleOrder'] } });
+    const { dataId: orderId } = await stack.fx.edit({
+      apiName: 'SalesOrderObj',
+      fields: { account_id: accountId, field_ship_request__c: true },
+      details: {
+        SalesOrderProductObj: [{ product_id: products.get('WL0004'), quantity: '20', sales_price: '4.20' }],
+      },
+    });
+    await stack.settle({ writeBacks: false });
+    for (let attempt = 2; attempt <= 3; attempt += 1) {
+      stack.sqsClock.advance(15 * 60_000);
+      await stack.pump('saleOrderToDeliveryNotice');
+    }
+    stack.sqsClock.advance(15 * 60_000);
+    await stack.pump('saleOrderToDeliveryNotice');
+    stack.k3.setFaults({});
+    assert.equal(stack.counts('saleOrderToDeliveryNotice').deadLetters, 1, 'the request is dead-lettered');
+    assert.equal(await newestOutcome('SalesOrderObj', orderId, 'sale-order-to-delivery-notice'), 'failed');
+    const [order] = await stack.k3Rows('SAL_SaleOrder', ['FBillNo'], `F_FXK_CrmId = '${orderId}'`);
+    const notices = async () =>
+      new Set(
+        (await stack.k3Rows('SAL_DELIVERYNOTICE', ['FID'], `FSrcBillNo = '${order?.[0]}'`)).map(
+          (row) => row[0],
+        ),
+      ).size;
+    assert.equal(await notices(), 0);
+
+    const run = await fxk3(stack, ['replay', '--record', `SalesOrderObj:${orderId}`, '--json']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(
+      jsonOf(run, replaySchema).items.map((i) => [i.flow, i.result]),
+      [['sale-order-to-delivery-notice', 'queued']],
+    );
+    await stack.pump('saleOrderToDeliveryNotice');
+    assert.equal(await notices(), 1);
+    assert.equal(await newestOutcome('SalesOrderObj', orderId, 'sale-order-to-delivery-notice'), 'succeeded');
+
+    // The dead letter redriven as well: the order is still pushed only once.
+    assert.equal((await fxk3(stack, ['replay', '--dlq', 'sale-order-to-delivery-notice'])).code, 0);
+    await stack.pump('saleOrderToDeliveryNotice');
+    assert.equal(await notices(), 1, 'still one delivery notice');
+  });
+
   it('a dead-letter queue: --dry-run lists it and leaves it; the redrive moves it back with its group; one ERP customer', async () => {
     stack.k3.setFaults({ http500: { operations: ['ExecuteBillQuery'], formIds: ['BD_Customer'] } });
     const { dataId } = await stack.fx.edit({
