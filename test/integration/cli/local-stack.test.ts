@@ -147,7 +147,7 @@ describe('fxk3 against npm start (child processes)', () => {
     assert.equal(doc.queues[0]?.queue.name, 'fxiaoke-k3cloud-sync-local-account-to-customer.fifo');
   });
 
-  it('dry-run in this process, then npx fxk3 backfill: the stack’s pollers sync every demo account once', async () => {
+  it('dry-run in this process, then npx fxk3 backfill: the stack’s pollers sync every demo account, then the demo order, once', async () => {
     const accounts = await demoAccounts();
     assert.ok(accounts.length >= 3);
     let out = '';
@@ -183,6 +183,22 @@ describe('fxk3 against npm start (child processes)', () => {
       return status.queues.every((q) => q.visible === 0 && q.inFlight === 0) ? true : undefined;
     });
     assert.deepEqual(await Promise.all(accounts.map((id) => erpCustomersOf(id))), counts);
+
+    // The demo sales order, whose customer is now in the ERP.
+    const [order] = z
+      .array(z.looseObject({ _id: z.string() }))
+      .parse(await get(`${state.endpoints.fxiaoke}/__emulator/records/SalesOrderObj`))
+      .map((o) => o._id);
+    assert.ok(order);
+    const orders = await npxFxk3(['backfill', 'SalesOrderObj', '--json'], env);
+    assert.equal(orders.code, 0, orders.stderr);
+    assert.equal(JSON.parse(orders.stdout).flow, 'sales-order-to-sale-order');
+    await until('the demo order in the ERP', async () => {
+      const found = records
+        .parse(await get(`${new URL(state.endpoints.k3cloud).origin}/__emulator/records/SAL_SaleOrder`))
+        .filter((r) => r.values.F_FXK_CrmId === order);
+      return found.length === 1 ? found : undefined;
+    });
 
     const human = await npxFxk3(['status'], env);
     assert.equal(human.code, 0, human.stdout);
