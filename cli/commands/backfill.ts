@@ -41,10 +41,12 @@ const FLOW_OF_ROLE: Readonly<Partial<Record<QueueRole, string>>> = {
   salesOrderToSaleOrder: 'sales-order-to-sale-order',
 };
 
-/** `all`, or `since-20261120` (the day of `--since` in UTC). */
+/** `all`, or `since-20261120` (the day of `--since` in this computer's time zone, as the operator typed it). */
 export function defaultRunId(sinceMs: number | undefined): string {
   if (sinceMs === undefined) return 'all';
-  return `since-${new Date(sinceMs).toISOString().slice(0, 10).replaceAll('-', '')}`;
+  const day = new Date(sinceMs);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `since-${day.getFullYear()}${two(day.getMonth() + 1)}${two(day.getDate())}`;
 }
 
 /** The coordination-table cursor holding a backfill run's position. */

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULT_REPLAY_LIMIT, parseCommandLine, parseInstant } from '../../../cli/args.ts';
+import { backfillCursorName, defaultRunId } from '../../../cli/commands/backfill.ts';
 import { UsageError } from '../../../cli/errors.ts';
 
 const NOW = Date.parse('2026-11-23T12:00:00Z');
@@ -134,5 +135,13 @@ describe('parseInstant', () => {
     );
     assert.equal(parseInstant('30m', '--since', 'replay', NOW), NOW - 30 * 60_000);
     assert.equal(parseInstant('24h', '--since', 'replay', NOW), NOW - 24 * 3_600_000);
+  });
+});
+
+describe('defaultRunId', () => {
+  it('names a backfill by its --since day as typed, or "all"', () => {
+    assert.equal(defaultRunId(undefined), 'all');
+    assert.equal(defaultRunId(new Date(2026, 10, 20).getTime()), 'since-20261120');
+    assert.equal(backfillCursorName('AccountObj', 'all'), 'backfill.AccountObj.all');
   });
 });
