@@ -352,6 +352,9 @@ class NoWriteSyncLog extends SyncLog {
   override async append(_input: SyncLogEntryInput): Promise<SyncLogEntry> {
     throw refusedWrite('sync log');
   }
+  override async appendMany(_inputs: readonly SyncLogEntryInput[]): Promise<SyncLogEntry[]> {
+    throw refusedWrite('sync log');
+  }
 }
 
 class NoWriteCursors extends CursorStore {

@@ -1,14 +1,17 @@
 /**
- * Synthetic change events (backfill, replay): the same path a pushed change takes through the webhook —
+ * Synthetic change events (backfill, replay) take the path of a pushed change through the webhook —
  * recorded in the inbox by messageId, queued to the owning flow's FIFO queue (group `apiName:dataId`,
- * deduplication id = messageId), then marked queued — so the flows treat them exactly like pushes:
+ * deduplication id = messageId) — so the flows treat them exactly like pushes:
  *
  * - the inbox lists each event's pending re-read, so the coalescing reader fills one Fxiaoke call with up to
  *   100 of them (a 3 000-record backfill costs ~30 query calls, not 300);
- * - a messageId the inbox already has as queued is not sent again (`duplicate`), which makes a re-run of the
- *   same backfill or replay enqueue nothing twice, for the inbox's retention (7 days) rather than only SQS's
- *   5-minute deduplication window;
  * - the batch marks the inbox entries processed or failed, as for pushes.
+ *
+ * Unlike the webhook (which saves that write per push), the CLI also marks each event queued: a messageId the
+ * inbox then knows as queued or done is not sent again (`duplicate`), so a re-run of the same backfill or
+ * replay enqueues nothing twice for the inbox's retention (7 days) — not only within SQS's 5-minute
+ * deduplication window — and an event recorded but not confirmed queued (`unqueued`, a run interrupted
+ * between the two) is sent again.
  */
 import { mapLimited } from '../lib/sync/k3-batch.ts';
 import { changeMessage } from '../lib/sync/messages.ts';
