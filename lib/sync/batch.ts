@@ -12,8 +12,8 @@
  *    exponential backoff (ChangeMessageVisibility by ApproximateReceiveCount); the others are deleted by
  *    Lambda. After `maxReceiveCount` receives SQS moves a message to the flow's DLQ (redrive policy); the
  *    attempt that will be the last says so in the sync log.
- * 5. Every result is written to the sync log (with the attempt number and K3's/Fxiaoke's messages verbatim)
- *    and the events' inbox entries are marked processed/failed once final.
+ * 5. Every result is written to the sync log (with the attempt number and K3's/Fxiaoke's messages verbatim);
+ *    the inbox entries of events that failed for good (or went to the DLQ) are marked failed.
  */
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { z } from 'zod';
@@ -207,7 +207,8 @@ export async function processQueueBatch<T>(
 
 /**
  * Sync log + inbox for the batch's reports: the log entries go out together (BatchWriteItem), then the
- * inbox entries of final results are marked. Failures here are logged, never turned into message failures.
+ * inbox entries of events that failed for good are marked. Failures here are logged, never turned into
+ * message failures.
  */
 async function recordReports(
   reports: readonly RecordReport[],
@@ -242,6 +243,12 @@ async function recordReports(
     }
     entries.push({ result: { ...result, reason }, attempt });
     if (retry && !deadLetter) continue;
+    // Only failures (and dead letters) are written back to the inbox: a success is in the sync log, and
+    // marking it `processed` would cost one write per event that only a redelivery would read — which, still
+    // `received`, is queued again and dropped by the FIFO deduplication or skipped as an already synced
+    // version. The event's pending read is normally gone already (claimed by whichever worker read it); one
+    // that is not is taken into a later read once, then gone.
+    if (result.outcome !== 'failed' && !deadLetter) continue;
     const state = result.outcome === 'failed' ? 'failed' : 'processed';
     for (const messageId of result.inboxMessageIds ?? []) {
       done.push({ messageId, state, detail: deadLetter ? 'dead-letter queue' : (reason ?? result.outcome) });
