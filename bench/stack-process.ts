@@ -135,6 +135,20 @@ export class StackProcess {
     }
   }
 
+  /** CPU time the whole stack has used so far (user + system, all threads), ms; undefined off Linux. */
+  cpuMs(): number | undefined {
+    try {
+      const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+      // Fields after the command name (which may contain spaces): utime and stime are the 12th and 13th.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ticks = Number(fields[11]) + Number(fields[12]);
+      // The kernel's USER_HZ is 100 on every Linux this runs on.
+      return Number.isFinite(ticks) ? ticks * 10 : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** SIGTERM (as Ctrl-C does) and wait for the clean stop; SIGKILL after `graceMs`. */
   async stop(graceMs = 30_000): Promise<number | null> {
     if (this.child.exitCode === null) this.child.kill('SIGTERM');
