@@ -45,6 +45,7 @@ import {
   type StackMode,
 } from './function-settings.ts';
 import { type HttpGateway, startHttpGateway } from './http-gateway.ts';
+import { bundleDir, bundleFunctions, type FunctionBundles } from './lambda/bundle.ts';
 import { createInvoker, type FunctionInvoker } from './lambda/invoker.ts';
 import type { LocalSettings } from './local-settings.ts';
 import { type ScheduleRunReport, Scheduler } from './scheduler.ts';
@@ -250,8 +251,27 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       }
     }
 
-    // 6. Execution environments.
+    // 6. Execution environments: the functions bundled once (as `npm run package` bundles them), so each
+    //    worker thread loads plain JavaScript; if the build fails, the sources load through the TypeScript
+    //    loader instead and the problem shows as that function's init error.
     const endpointsForFunctions = { sqs: sqs.url, dynamodb: dynamo.endpoint, ssm: ssm.url };
+    let bundles: FunctionBundles | undefined;
+    if (settings.isolation === 'worker') {
+      try {
+        bundles = await bundleFunctions(
+          definition.functions.map((fn) => fn.modulePath),
+          bundleDir(settings.dataDir),
+        );
+        const built = bundles;
+        closers.push({ name: 'function bundles', close: () => built.remove() });
+        logger.info('local.functions.bundled', {
+          functions: definition.functions.length,
+          ms: Math.round(bundles.buildMs),
+        });
+      } catch (error) {
+        logger.warn('local.functions.bundle_failed', { error });
+      }
+    }
     const invokers = new Map<string, FunctionInvoker>();
     for (const fn of definition.functions) {
       const fnEnv = functionEnvironment(fn, definition, endpointsForFunctions, fnSettings.values, env);
@@ -271,6 +291,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           accountId: definition.accountId,
           isolation: settings.isolation,
           logger,
+          bundle: bundles && {
+            workerEntry: bundles.workerEntry,
+            modulePath: bundles.modules.get(fn.modulePath) ?? fn.modulePath,
+          },
         }),
       );
     }

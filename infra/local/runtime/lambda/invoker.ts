@@ -66,6 +66,11 @@ export interface InvokerOptions {
   accountId: string;
   isolation: 'worker' | 'inline';
   logger?: Logger;
+  /**
+   * Worker mode: run this bundle (see `bundle.ts`) instead of the TypeScript sources — the bundled worker
+   * bootstrap as the thread's script, the bundled handler module as the function's code.
+   */
+  bundle?: { workerEntry: string; modulePath: string } | undefined;
 }
 
 export interface FunctionInvoker {
@@ -223,14 +228,15 @@ class WorkerContainer {
     env: Readonly<Record<string, string>>,
     memoryMb: number,
     private readonly onExit: (container: WorkerContainer) => void,
+    workerEntry?: string,
   ) {
     this.ready = new Promise((resolve) => {
       this.#resolveReady = resolve;
     });
-    this.worker = new Worker(new URL('./worker-entry.ts', import.meta.url), {
+    this.worker = new Worker(workerEntry ?? new URL('./worker-entry.ts', import.meta.url), {
       workerData: data,
       env: { ...env },
-      execArgv: workerExecArgv(),
+      execArgv: workerExecArgv({ typescript: workerEntry === undefined }),
       // Lambda's memory setting bounds the whole container; the V8 heap is the part a thread can bound.
       resourceLimits: { maxOldGenerationSizeMb: Math.max(64, memoryMb) },
     });
@@ -324,10 +330,10 @@ class WorkerInvoker implements FunctionInvoker {
 
   #container(): WorkerContainer {
     if (this.#current && !this.#current.retired && !this.#current.exited) return this.#current;
-    const { fn, env, region, accountId } = this.#options;
+    const { fn, env, region, accountId, bundle } = this.#options;
     const container = new WorkerContainer(
       {
-        modulePath: fn.modulePath,
+        modulePath: bundle?.modulePath ?? fn.modulePath,
         exportName: fn.exportName,
         functionName: fn.name,
         memoryMb: fn.memoryMb,
@@ -340,6 +346,7 @@ class WorkerInvoker implements FunctionInvoker {
         this.#containers.delete(ended);
         if (this.#current === ended) this.#current = undefined;
       },
+      bundle?.workerEntry,
     );
     this.#containers.add(container);
     this.#current = container;

@@ -15,6 +15,9 @@ import {
 } from './handler-module.ts';
 import { type FromWorker, toWorkerSchema, workerDataSchema } from './worker-protocol.ts';
 
+// Stack traces of bundled functions name the TypeScript sources (the bundles carry linked source maps).
+process.setSourceMapsEnabled(true);
+
 const port = parentPort;
 if (!port) throw new Error('worker-entry.ts must run in a worker thread');
 const data = workerDataSchema.parse(workerData);
