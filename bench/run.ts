@@ -124,7 +124,8 @@ export interface BenchReport {
   naive: Omit<NaiveResult, 'latenciesMs'> & { latencyP50Ms: number };
   timesNaive: number;
   peakRssBytes: number | undefined;
-  targets: { name: string; wanted: string; measured: string; met: boolean }[];
+  /** Each target on the 1 000-customer burst (the issue's "admin imports 1 000 customers") and on the whole run. */
+  targets: { name: string; wanted: string; scope: string; measured: string; met: boolean }[];
   stackExitCode: number | null;
 }
 
@@ -367,8 +368,6 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
     const eventsPerSecond = events / (elapsedMs / 1000);
     const logins = phases.reduce((sum, p) => sum + p.k3Logins, 0);
     const loginsPer1000 = (logins * 1000) / events;
-    const allAcks = phases.map((p) => p.ackMs.p99);
-    const ackP99 = Math.max(...allAcks);
     const timesNaive = eventsPerSecond / naiveRun.recordsPerSecond;
     const { latenciesMs, ...naive } = naiveRun;
     const cpu = cpus();
@@ -393,38 +392,58 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
       naive: { ...naive, latencyP50Ms: quantile(latenciesMs, 0.5) },
       timesNaive,
       peakRssBytes,
-      targets: [
-        {
-          name: 'webhook ack p99 / 应答 p99',
-          wanted: `< ${TARGETS.ackP99Ms} ms`,
-          measured: `${fixed(ackP99)} ms`,
-          met: ackP99 < TARGETS.ackP99Ms,
-        },
-        {
-          name: 'end to end / 端到端',
-          wanted: `≥ ${TARGETS.eventsPerSecond} events/s`,
-          measured: `${fixed(eventsPerSecond)} events/s`,
-          met: eventsPerSecond >= TARGETS.eventsPerSecond,
-        },
-        {
-          name: 'K3 logins / 登录次数',
-          wanted: `≤ ${TARGETS.loginsPer1000} per 1 000 records`,
-          measured: `${fixed(loginsPer1000, 2)} per 1 000`,
-          met: loginsPer1000 <= TARGETS.loginsPer1000,
-        },
-        {
-          name: 'vs naive / 对比朴素脚本',
-          wanted: `≥ ${TARGETS.timesNaive}×`,
-          measured: `${fixed(timesNaive)}×`,
-          met: timesNaive >= TARGETS.timesNaive,
-        },
-      ],
+      targets: targetChecks(phases, naiveRun.recordsPerSecond),
       stackExitCode,
     };
   } finally {
     if (stack.child.exitCode === null) await stack.stop();
     if (!options.keepData) rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** The targets, on the customer burst and on the whole run (every phase together). */
+function targetChecks(phases: readonly PhaseFigures[], naivePerSecond: number): BenchReport['targets'] {
+  const scopes: [string, readonly PhaseFigures[]][] = [
+    ['customers', phases.slice(0, 1)],
+    ['all phases', phases],
+  ];
+  return scopes.flatMap(([scope, selected]) => {
+    const events = selected.reduce((sum, p) => sum + p.records, 0);
+    const perSecond = events / (selected.reduce((sum, p) => sum + p.elapsedMs, 0) / 1000);
+    const ackP99 = Math.max(...selected.map((p) => p.ackMs.p99));
+    const loginsPer1000 = (selected.reduce((sum, p) => sum + p.k3Logins, 0) * 1000) / events;
+    const times = perSecond / naivePerSecond;
+    return [
+      {
+        name: 'webhook ack p99 / 应答 p99',
+        wanted: `< ${TARGETS.ackP99Ms} ms`,
+        scope,
+        measured: `${fixed(ackP99)} ms`,
+        met: ackP99 < TARGETS.ackP99Ms,
+      },
+      {
+        name: 'end to end / 端到端',
+        wanted: `≥ ${TARGETS.eventsPerSecond} events/s`,
+        scope,
+        measured: `${fixed(perSecond)} events/s`,
+        met: perSecond >= TARGETS.eventsPerSecond,
+      },
+      {
+        name: 'K3 logins / 登录次数',
+        wanted: `≤ ${TARGETS.loginsPer1000} per 1 000 records`,
+        scope,
+        measured: `${fixed(loginsPer1000, 2)} per 1 000`,
+        met: loginsPer1000 <= TARGETS.loginsPer1000,
+      },
+      {
+        name: 'vs naive / 对比朴素脚本',
+        wanted: `≥ ${TARGETS.timesNaive}×`,
+        scope,
+        measured: `${fixed(times)}×`,
+        met: times >= TARGETS.timesNaive,
+      },
+    ];
+  });
 }
 
 /** The report as text. */
@@ -488,8 +507,8 @@ export function formatReport(report: BenchReport): string {
   lines.push('');
   lines.push(
     table([
-      ['target / 目标', 'wanted', 'measured', ''],
-      ...report.targets.map((t) => [t.name, t.wanted, t.measured, t.met ? 'met ✓' : 'MISSED ✗']),
+      ['target / 目标', 'wanted', 'on', 'measured', ''],
+      ...report.targets.map((t) => [t.name, t.wanted, t.scope, t.measured, t.met ? 'met ✓' : 'MISSED ✗']),
     ]),
   );
   lines.push('');
