@@ -27,7 +27,13 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { delta, fixed, mib, quantile, table, total } from './figures.ts';
 import { type NaiveResult, runNaiveBaseline } from './naive.ts';
-import { type QueueDepth, requestJson, type StackEndpoints, StackProcess } from './stack-process.ts';
+import {
+  machineCpu,
+  type QueueDepth,
+  requestJson,
+  type StackEndpoints,
+  StackProcess,
+} from './stack-process.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 
@@ -111,6 +117,9 @@ export interface PhaseFigures {
   dynamoOperationsPerEvent: number;
   /** CPU time of the whole stack during the phase per event (ms; all threads, user + system). */
   cpuMsPerEvent: number | undefined;
+  /** The whole machine during the phase: share of all cores busy (any process) and stolen by the host, %. */
+  machineBusyPercent: number | undefined;
+  machineStealPercent: number | undefined;
   /** Write-back messages still queued when the ERP side finished. */
   writeBacksPending: number;
 }
@@ -169,6 +178,7 @@ async function runPhase(
   const k3Before = await k3Stats(endpoints);
   const dynamoBefore = (await stack.status(endpoints.gateway)).dynamodb?.operations ?? {};
   const cpuBefore = stack.cpuMs();
+  const machineBefore = machineCpu();
   options.log(`${spec.name}: importing ${spec.records.length} ${spec.apiName} records…`);
   const startedAt = Date.now();
   const { ids } = idsSchema.parse(
@@ -208,6 +218,14 @@ async function runPhase(
   }
   const doneAt = Date.now();
   const cpuAfter = stack.cpuMs();
+  const machineAfter = machineCpu();
+  const machineTotal =
+    machineBefore && machineAfter
+      ? machineAfter.busyMs +
+        machineAfter.idleMs +
+        machineAfter.stealMs -
+        (machineBefore.busyMs + machineBefore.idleMs + machineBefore.stealMs)
+      : 0;
   const [fxAfter, k3After, tracesRaw] = await Promise.all([
     fxStats(endpoints),
     k3Stats(endpoints),
@@ -256,6 +274,14 @@ async function runPhase(
     dynamoOperationsPerEvent: total(delta(dynamoBefore, dynamoAfter)) / ids.length,
     cpuMsPerEvent:
       cpuBefore === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpuBefore) / ids.length,
+    machineBusyPercent:
+      machineBefore && machineAfter && machineTotal > 0
+        ? (100 * (machineAfter.busyMs - machineBefore.busyMs)) / machineTotal
+        : undefined,
+    machineStealPercent:
+      machineBefore && machineAfter && machineTotal > 0
+        ? (100 * (machineAfter.stealMs - machineBefore.stealMs)) / machineTotal
+        : undefined,
     writeBacksPending: pending(depths, WRITE_BACK_QUEUE),
   };
   options.log(
@@ -480,6 +506,10 @@ export function formatReport(report: BenchReport): string {
       row('Fxiaoke rate-limited (14001)', (p) => String(p.fxRateLimited)),
       row('DynamoDB requests per event', (p) => fixed(p.dynamoOperationsPerEvent, 2)),
       row('stack CPU per event (all threads)', (p) => `${fixed(p.cpuMsPerEvent)} ms`),
+      row(
+        'machine CPU busy / stolen',
+        (p) => `${fixed(p.machineBusyPercent, 0)} % / ${fixed(p.machineStealPercent, 1)} %`,
+      ),
       row('write-backs still queued / 待回写', (p) => String(p.writeBacksPending)),
     ]),
   );

@@ -59,6 +59,28 @@ export interface StackProcessOptions {
   cpuProfileDir?: string | undefined;
 }
 
+/** Machine-wide CPU time so far (all cores; ms): busy (user+nice+system+irq+softirq), idle, stolen by the host. */
+export function machineCpu(): { busyMs: number; idleMs: number; stealMs: number } | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = line
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    const ticks = [user, nice, system, idle, iowait, irq, softirq, steal];
+    if (ticks.some((n) => n === undefined || !Number.isFinite(n))) return undefined;
+    const ms = (n: number | undefined) => (n ?? 0) * 10;
+    return {
+      busyMs: ms(user) + ms(nice) + ms(system) + ms(irq) + ms(softirq),
+      idleMs: ms(idle) + ms(iowait),
+      stealMs: ms(steal),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
 /** One run of the local stack as a child process. */
 export class StackProcess {
   readonly child: ChildProcess;
