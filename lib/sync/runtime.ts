@@ -36,6 +36,9 @@ import {
   type SyncSettings,
 } from './settings.ts';
 
+/** Share of Fxiaoke's per-interface budget the shared limiter keeps unused (see `fx()` below). */
+const FXIAOKE_RATE_LIMIT_RESERVE = 0.05;
+
 /** How long replaced clients stay open for calls still in flight. */
 const RETIRE_GRACE_MS = 120_000;
 
@@ -239,7 +242,11 @@ async function buildRuntime(ctx: Shared, snapshot: SettingsSnapshot): Promise<Sy
         fx = new FxiaokeClient(settingsFx, {
           // Every copy of every function shares one token and one call budget per interface.
           credentialStore: state.credentials(fxiaokeCredentialSchema),
-          rateLimiter: state.rateLimiter(settingsFx.rateLimit),
+          // 5 % of each window in reserve: a saturated shared budget can over-admit at slot boundaries, and
+          // Fxiaoke counts arrivals, which trail admissions (lib/state/rate-limiter.ts); 14001 costs a retry.
+          rateLimiter: state.rateLimiter(settingsFx.rateLimit, {
+            reserve: (limit) => Math.ceil(limit.calls * FXIAOKE_RATE_LIMIT_RESERVE),
+          }),
           // Everything the sync writes to the CRM comes from the ERP: it must not fire CRM workflows, which
           // would echo the write back to us as a new change event.
           writeDefaults: { triggerWorkFlow: false },

@@ -56,6 +56,38 @@ export function rateLimiterSuite(ctx: StateTestContext): void {
       assert.ok(time.now - startedAt < 6_000, `all admitted by virtual t+${time.now - startedAt} ms`);
     });
 
+    it('keeps a reserve of every window unused (stragglers and arrival skew)', async () => {
+      const time = new VirtualTime();
+      const limit = { calls: 10, windowMs: 1_000 };
+      const limiter = new DynamoRateLimiter({
+        client: ctx.dynamo.client,
+        tableName: ctx.tables.coordination,
+        limit,
+        reserve: (l) => Math.ceil(l.calls * 0.2),
+        clock: time.clock,
+        sleep: time.sleep,
+        random: () => 0.5,
+        maxWaitMs: 60_000,
+      });
+      const bucket = uniqueId('fxiaoke:/cgi/crm/v2/data/query');
+      const admitted: number[] = [];
+      const startedAt = time.now;
+
+      await time.run(
+        Array.from({ length: 16 }, () => async () => {
+          await limiter.acquire(bucket);
+          admitted.push(time.now);
+        }),
+      );
+
+      assert.equal(admitted.length, 16);
+      assert.equal(admitted.filter((t) => t < startedAt + 100).length, 8, 'the first 8 of 10 pass at once');
+      assert.ok(
+        maxInAnyWindow(admitted, limit.windowMs) <= 8,
+        `window max ${maxInAnyWindow(admitted, 1_000)}`,
+      );
+    });
+
     it('keeps buckets independent', async () => {
       const time = new VirtualTime();
       const limiter = new DynamoRateLimiter({
