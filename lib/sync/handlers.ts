@@ -38,6 +38,34 @@ async function runtimeFor(fn: string): Promise<SyncRuntime> {
   }
 }
 
+/** Longest the init phase spends warming up (Lambda allows 10 s of init; a slow start must not fail it). */
+const WARM_UP_BUDGET_MS = 3_000;
+
+/**
+ * Build the runtime during the init phase (top-level await in the function module) instead of inside the
+ * first invocation, and open the DynamoDB connection with one read, so the first pushes after a cold
+ * start are answered as fast as the rest. Only inside a Lambda container (`AWS_LAMBDA_FUNCTION_NAME` set,
+ * as Lambda and the local stack do): a test importing the module builds nothing. Never throws and never
+ * waits longer than {@link WARM_UP_BUDGET_MS}: a runtime that cannot be built is reported, as always, by
+ * the first invocation.
+ */
+export async function warmUp(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  if (!env.AWS_LAMBDA_FUNCTION_NAME) return;
+  const work = (async () => {
+    const runtime = await getRuntime();
+    // Any key: a miss still resolves the credentials and opens the keep-alive connection.
+    await runtime.state.inbox.get('fxk3-warm-up');
+  })().catch(() => {});
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    work,
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, WARM_UP_BUDGET_MS);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
 /** The webhook's handler (API Gateway HTTP API, payload 2.0). Never throws. */
 export function webhookHandler(): (
   event: APIGatewayProxyEventV2,

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { FXIAOKE_SANDBOX_IDENTITY } from '../../../lib/fxiaoke/config.ts';
 import { isSuccessReply, signAplBody } from '../../../lib/fxiaoke/push-crypto.ts';
+import { warmUp } from '../../../lib/sync/handlers.ts';
 import { pushBody, SyncStack } from '../sync/harness.ts';
 
 const AES_KEY = FXIAOKE_SANDBOX_IDENTITY.FXIAOKE_AES_KEY;
@@ -198,6 +199,47 @@ describe('fxiaoke-webhook handler', () => {
       assert.ok(!line.includes('not-a-key'), 'the bad secret value is not logged');
     } finally {
       await stack.reconfigure({ FXIAOKE_AES_KEY: aes ?? '' });
+    }
+  });
+
+  it('records and queues a first delivery at once; when the inbox write fails it answers 500, and the redelivery is recorded while the queue keeps one copy', async () => {
+    const inboxTable = stack.env.STATE_TABLE_INBOX ?? '';
+    await stack.reconfigure({ STATE_TABLE_INBOX: `${inboxTable}-missing` });
+    const down = await stack.push(pushBody('AccountObj', 'acc-1007', { messageId: 'MSG-WEBHOOK-0007' }));
+    assert.equal(down.statusCode, 500);
+    assert.equal(errorOf(down.body).error, 'WEBHOOK_UNAVAILABLE');
+
+    await stack.reconfigure({ STATE_TABLE_INBOX: inboxTable });
+    const redelivered = await stack.push(
+      pushBody('AccountObj', 'acc-1007', { messageId: 'MSG-WEBHOOK-0007', retryTimes: 1 }),
+    );
+    assert.equal(redelivered.statusCode, 200);
+    const entry = await (await stack.runtime()).state.inbox.get('MSG-WEBHOOK-0007');
+    assert.equal(entry?.state, 'received');
+    assert.equal(entry?.pendingReadApiName, 'AccountObj');
+    const copies = queued();
+    assert.equal(copies.length, 1, 'the FIFO deduplication id (the messageId) keeps one copy');
+    assert.equal(copies[0]?.dedupId, 'MSG-WEBHOOK-0007');
+  });
+
+  it('warms up in the init phase only inside a Lambda container, and never fails the init', async () => {
+    await stack.reconfigure({});
+    const before = stack.logEvents('sync.runtime.ready').length;
+    const built = () => stack.logEvents('sync.runtime.ready').length - before;
+    await warmUp({});
+    assert.equal(built(), 0, 'outside a container (no AWS_LAMBDA_FUNCTION_NAME) nothing is built');
+    await warmUp({ AWS_LAMBDA_FUNCTION_NAME: 'fxiaoke-webhook' });
+    assert.equal(built(), 1, 'the runtime is built before the first push');
+
+    const configPath = stack.env.SYNC_CONFIG_PATH ?? '';
+    await stack.reconfigure({ SYNC_CONFIG_PATH: '/nonexistent/sync.yaml' });
+    try {
+      await warmUp({ AWS_LAMBDA_FUNCTION_NAME: 'fxiaoke-webhook' });
+      const reply = await stack.push(pushBody('AccountObj', 'acc-1008'));
+      assert.equal(reply.statusCode, 500, 'the broken setting is reported by the first invocation');
+      assert.equal(errorOf(reply.body).error, 'WEBHOOK_MISCONFIGURED');
+    } finally {
+      await stack.reconfigure({ SYNC_CONFIG_PATH: configPath });
     }
   });
 });
