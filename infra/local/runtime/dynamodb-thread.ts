@@ -4,7 +4,7 @@
  * queue service and the emulators instead of sharing their event loop. Started and stopped by
  * `embedded-dynamodb.ts`.
  */
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 import { z } from 'zod';
@@ -26,6 +26,8 @@ const data = z
     host: z.string(),
     port: z.number(),
     counters: z.instanceof(SharedArrayBuffer).optional(),
+    priorityApps: z.array(z.string()).default([]),
+    backgroundConcurrency: z.number().int().min(0).default(0),
   })
   .parse(workerData);
 const require = createRequire(import.meta.url);
@@ -37,6 +39,50 @@ const server = dynalite({
   deleteTableMs: 0,
   updateTableMs: 0,
 });
+
+// Priorities. In AWS the webhook's PutItem does not wait for the queue consumers' requests; here one thread
+// serves them all, and a request takes several hops between this thread and libuv's pool (LevelDB), each
+// of which queues behind every other request in flight. So requests of the HTTP-triggered functions (their
+// SDK user agent carries `app/<function key>`, set by the local stack as AWS_SDK_UA_APP_ID) start at once,
+// and the others start `backgroundConcurrency` at a time, in arrival order. Measured with npm run bench
+// (1 000 customers, two cores): the webhook's PutItem served in p50 ~2 ms / p99 ~40 ms instead of
+// ~28 / ~100 ms, throughput unchanged.
+if (data.backgroundConcurrency > 0) {
+  const handlers = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+  server.removeAllListeners('request');
+  const serve = (req: IncomingMessage, res: ServerResponse) => {
+    for (const handler of handlers) handler.call(server, req, res);
+  };
+  const priority = new Set(data.priorityApps.map((app) => `app/${app}`));
+  const isPriority = (req: IncomingMessage): boolean => {
+    if (priority.size === 0) return false;
+    const agents = `${req.headers['user-agent'] ?? ''} ${req.headers['x-amz-user-agent'] ?? ''}`;
+    return agents.split(' ').some((token) => priority.has(token));
+  };
+  const waiting: (() => void)[] = [];
+  let running = 0;
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (isPriority(req)) {
+      serve(req, res);
+      return;
+    }
+    const start = () => {
+      running += 1;
+      let ended = false;
+      const end = () => {
+        if (ended) return;
+        ended = true;
+        running -= 1;
+        waiting.shift()?.();
+      };
+      res.once('finish', end);
+      res.once('close', end);
+      serve(req, res);
+    };
+    if (running < data.backgroundConcurrency) start();
+    else waiting.push(start);
+  });
+}
 
 // Operations served, by X-Amz-Target, in memory the main thread reads without a round trip (status, bench).
 const counters = data.counters ? new Int32Array(data.counters) : undefined;

@@ -44,6 +44,12 @@ export async function startEmbeddedDynamo(options: {
   host?: string;
   port?: number;
   region: string;
+  /**
+   * SDK app ids (AWS_SDK_UA_APP_ID) whose requests are served at once; see dynamodb-thread.ts. Default none.
+   */
+  priorityApps?: readonly string[];
+  /** Other requests served at a time (0 = no limit, the default). */
+  backgroundConcurrency?: number;
 }): Promise<EmbeddedDynamo> {
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
   const counters = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * DYNAMODB_OPERATIONS.length);
@@ -53,6 +59,8 @@ export async function startEmbeddedDynamo(options: {
       host: options.host ?? '127.0.0.1',
       port: options.port ?? 0,
       counters,
+      priorityApps: [...(options.priorityApps ?? [])],
+      backgroundConcurrency: options.backgroundConcurrency ?? 0,
     },
     execArgv: workerExecArgv(),
   });

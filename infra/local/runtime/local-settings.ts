@@ -44,6 +44,18 @@ const schema = z.object({
     .max(600_000)
     .default(10_000),
   LOCAL_CONTROL: z.enum(['on', 'off'], 'expected on or off').optional(),
+  LOCAL_BACKGROUND_NICE: z.coerce
+    .number('must be a number')
+    .int('must be a whole number')
+    .min(0, 'must be 0–19')
+    .max(19, 'must be 0–19')
+    .default(10),
+  LOCAL_DYNAMODB_BACKGROUND_CONCURRENCY: z.coerce
+    .number('must be a number')
+    .int('must be a whole number')
+    .min(0, 'must be 0 (no limit) or more')
+    .max(1_000)
+    .default(4),
   LOCAL_SQS_MAX_CONCURRENCY: z.coerce
     .number('must be a number')
     .int()
@@ -90,6 +102,23 @@ export interface LocalSettings {
   control: boolean;
   /** Caps the pollers per SQS trigger (serverless.yml's maximumConcurrency) on a small machine. */
   maxSqsConcurrency: number | undefined;
+  /**
+   * One machine serves what AWS spreads over many: these keep the webhook's acknowledgement from queueing
+   * behind the queue consumers' work (see docs/local-stack.md, "Priorities").
+   */
+  priorities: {
+    /**
+     * How much lower (a Linux nice increment, 0–19) the threads of functions without an HTTP route — the
+     * queue consumers and scheduled flows — are scheduled than the rest of the stack; 0 = the same. Linux only: elsewhere the nice value
+     * belongs to the whole process, so nothing is changed.
+     */
+    backgroundNice: number;
+    /**
+     * Requests of functions without an HTTP route that the embedded DynamoDB serves at once; the rest wait
+     * their turn, while requests of HTTP-triggered functions never wait. 0 = no limit.
+     */
+    dynamoBackgroundConcurrency: number;
+  };
   emulators: {
     k3LatencyMs: number;
     fxLatencyMs: number;
@@ -136,6 +165,10 @@ export function readLocalSettings(env: Env, rootDir: string): LocalSettings {
     shutdownGraceMs: parsed.LOCAL_SHUTDOWN_GRACE_MS,
     control: (parsed.LOCAL_CONTROL ?? (isLoopback(parsed.HOST) ? 'on' : 'off')) === 'on',
     maxSqsConcurrency: parsed.LOCAL_SQS_MAX_CONCURRENCY,
+    priorities: {
+      backgroundNice: parsed.LOCAL_BACKGROUND_NICE,
+      dynamoBackgroundConcurrency: parsed.LOCAL_DYNAMODB_BACKGROUND_CONCURRENCY,
+    },
     emulators: {
       k3LatencyMs: parsed.K3CLOUD_EMULATOR_LATENCY_MS,
       fxLatencyMs: parsed.FXIAOKE_EMULATOR_LATENCY_MS,

@@ -162,6 +162,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       dataDir: join(settings.dataDir, 'dynamodb'),
       port: settings.dynamoPort,
       region: definition.region,
+      // The HTTP-triggered functions (the webhook) answer a caller who waits: their requests go first.
+      priorityApps: definition.functions.filter((fn) => fn.httpRoutes.length > 0).map(sdkAppId),
+      backgroundConcurrency: settings.priorities.dynamoBackgroundConcurrency,
     });
     closers.push({ name: 'dynamodb', close: () => dynamo.close() });
     const ssm: FakeSsm = await startFakeSsm({
@@ -291,6 +294,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           accountId: definition.accountId,
           isolation: settings.isolation,
           logger,
+          // Queue consumers and scheduled flows yield the CPU to the gateway, the webhook and the DynamoDB
+          // thread (see LocalSettings.priorities).
+          nice: fn.httpRoutes.length > 0 ? 0 : settings.priorities.backgroundNice,
           bundle: bundles && {
             workerEntry: bundles.workerEntry,
             modulePath: bundles.modules.get(fn.modulePath) ?? fn.modulePath,
@@ -519,6 +525,11 @@ function createQueues(engine: QueueEngine, definition: StackDefinition, logger: 
  * The environment one function's execution environment gets: what serverless.yml declares, what the Lambda
  * runtime sets, the local endpoints, and — only for a function that does not read SSM — the settings.
  */
+/** The function's AWS SDK app id (at most 50 characters, the SDK's limit): its serverless.yml key. */
+function sdkAppId(fn: FunctionDefinition): string {
+  return fn.key.slice(0, 50);
+}
+
 export function functionEnvironment(
   fn: FunctionDefinition,
   definition: StackDefinition,
@@ -556,6 +567,8 @@ export function functionEnvironment(
     AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
     AWS_ENDPOINT_URL_SSM: endpoints.ssm,
     AWS_LAMBDA_FUNCTION_NAME: fn.name,
+    // Names the function in its AWS SDK user agent (`app/<key>`): the embedded DynamoDB serves by it.
+    AWS_SDK_UA_APP_ID: sdkAppId(fn),
     AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
     AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,

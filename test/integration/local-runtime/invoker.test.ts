@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { getPriority } from 'node:os';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
@@ -61,6 +62,22 @@ describe('function invoker', () => {
       const again = await a.invoke({ mode: 'env' });
       assert.ok(again.ok);
       assert.equal(prop(again.value, 'loadedAt'), prop(ra.value, 'loadedAt'), 'warm container reused');
+    });
+
+    it('runs a background function at the lower scheduling priority asked for, without touching the stack (Linux)', {
+      skip: process.platform !== 'linux' && 'nice values are per thread on Linux only',
+    }, async () => {
+      const before = getPriority(0);
+      const background = open({ ...base, fn: fn({ name: 'fn-bg' }), env: {}, isolation: 'worker', nice: 7 });
+      const normal = open({ ...base, fn: fn({ name: 'fn-fg' }), env: {}, isolation: 'worker' });
+      const [bg, fg] = await Promise.all([
+        background.invoke({ mode: 'nice' }),
+        normal.invoke({ mode: 'nice' }),
+      ]);
+      assert.ok(bg.ok && fg.ok);
+      assert.equal(prop(bg.value, 'nice'), Math.min(19, before + 7));
+      assert.equal(prop(fg.value, 'nice'), before);
+      assert.equal(getPriority(0), before, 'the main thread keeps its priority');
     });
 
     it('returns handler errors as Lambda error payloads and JSON-serialises results', async () => {

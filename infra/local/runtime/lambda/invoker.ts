@@ -67,6 +67,11 @@ export interface InvokerOptions {
   isolation: 'worker' | 'inline';
   logger?: Logger;
   /**
+   * Worker mode, Linux: how much lower the function's thread is scheduled than the stack (a nice increment,
+   * 0–19); 0 (the default) leaves it alone. Elsewhere the nice value is per process, so it is left alone.
+   */
+  nice?: number;
+  /**
    * Worker mode: run this bundle (see `bundle.ts`) instead of the TypeScript sources — the bundled worker
    * bootstrap as the thread's script, the bundled handler module as the function's code.
    */
@@ -339,6 +344,7 @@ class WorkerInvoker implements FunctionInvoker {
         memoryMb: fn.memoryMb,
         region,
         accountId,
+        nice: this.#options.nice ?? 0,
       },
       env,
       fn.memoryMb,

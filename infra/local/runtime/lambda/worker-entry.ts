@@ -3,6 +3,7 @@
  * `process.env` (the function's environment only), like a Lambda container. The handler module is imported
  * once at start (the init phase); invocations arrive as messages and may overlap.
  */
+import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import {
   callHandler,
@@ -22,6 +23,17 @@ const port = parentPort;
 if (!port) throw new Error('worker-entry.ts must run in a worker thread');
 const data = workerDataSchema.parse(workerData);
 const logStreamName = newLogStreamName();
+
+// Linux keeps a nice value per thread, and setpriority(2) on "process 0" changes the calling thread only:
+// this function's thread yields to the rest of the stack without touching it. (On macOS and Windows it
+// would renice the whole process, so nothing is done there.)
+if (data.nice > 0 && process.platform === 'linux') {
+  try {
+    setPriority(0, Math.min(19, getPriority(0) + data.nice));
+  } catch {
+    // Not allowed here (a container's seccomp policy, say): the function runs at normal priority.
+  }
+}
 const post = (message: FromWorker): void => port.postMessage(message);
 
 let handler: LoadedHandler | undefined;

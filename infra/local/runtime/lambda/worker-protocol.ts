@@ -11,6 +11,7 @@ export const workerDataSchema = z.object({
   memoryMb: z.number(),
   region: z.string(),
   accountId: z.string(),
+  nice: z.number().int().min(0).max(19).default(0),
 });
 
 export type WorkerData = z.output<typeof workerDataSchema>;
