@@ -7,18 +7,10 @@
  * `ReturnValuesOnConditionCheckFailure` (dynalite does not return the item; toolchain facts §1) — a store
  * that needs to know why a condition failed reads the item again.
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  BatchGetCommand,
-  BatchWriteCommand,
-  DeleteCommand,
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { isConditionalCheckFailed, toStateError } from './errors.ts';
+import { type DynamoWire, dynamoWire } from './wire.ts';
 
 /** A stored item as lib-dynamodb returns it (values not yet validated). */
 export type Item = Record<string, unknown>;
@@ -67,21 +59,50 @@ const BATCH_WRITE_MAX_ITEMS = 25;
 /** Unprocessed keys are retried a few times before we give up and report the table as unavailable. */
 const BATCH_GET_MAX_ROUNDS = 5;
 
-/** Wrap a DynamoDB client once (per store, not per call) for native-value marshalling. */
-export function toDocumentClient(client: DynamoDBClient): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(client, {
-    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
-  });
+const MARSHALL_OPTIONS = { removeUndefinedValues: true, convertClassInstanceToMap: false };
+
+type Wire = Record<string, AttributeValue>;
+
+/** Native JS values → DynamoDB attribute values (as lib-dynamodb does, with the same options). */
+function toWire(item: Item): Wire {
+  return marshall(item, MARSHALL_OPTIONS);
 }
 
-/** One table, wrapped once per store; every method maps SDK failures to StateError. */
+function toWireOptional(item: Item | undefined): Wire | undefined {
+  return item === undefined ? undefined : toWire(item);
+}
+
+function fromWire(value: unknown): Item | undefined {
+  return value === undefined || value === null ? undefined : unmarshall(value as Wire);
+}
+
+function fromWireList(value: unknown): Item[] {
+  return Array.isArray(value) ? value.map((entry) => unmarshall(entry as Wire)) : [];
+}
+
+/** Drop undefined members, as the SDK's serializer does (JSON.stringify would too; explicit is clearer). */
+function defined(input: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(input)) if (value !== undefined) out[key] = value;
+  return out;
+}
+
+/**
+ * One table, wrapped once per store; every method maps DynamoDB failures to StateError. Requests go over
+ * {@link dynamoWire} (the SDK client supplies credentials, region and endpoint; see wire.ts for why).
+ */
 export class StateTable {
   readonly name: string;
-  readonly #doc: DynamoDBDocumentClient;
+  readonly #wire: DynamoWire;
 
   constructor(client: DynamoDBClient, name: string) {
     this.name = name;
-    this.#doc = toDocumentClient(client);
+    this.#wire = dynamoWire(client);
+  }
+
+  /** One operation with native values already converted. */
+  async #call(operation: string, input: Record<string, unknown>): Promise<Record<string, unknown>> {
+    return await this.#wire.call(operation, defined(input));
   }
 
   /**
@@ -91,10 +112,12 @@ export class StateTable {
    */
   async get(key: Item, consistent = true): Promise<Item | undefined> {
     try {
-      const out = await this.#doc.send(
-        new GetCommand({ TableName: this.name, Key: key, ConsistentRead: consistent }),
-      );
-      return out.Item;
+      const out = await this.#call('GetItem', {
+        TableName: this.name,
+        Key: toWire(key),
+        ConsistentRead: consistent,
+      });
+      return fromWire(out.Item);
     } catch (error) {
       throw toStateError(error, 'GetItem', this.name);
     }
@@ -107,15 +130,13 @@ export class StateTable {
    */
   async put(item: Item, write: ConditionalWrite = {}): Promise<boolean> {
     try {
-      await this.#doc.send(
-        new PutCommand({
-          TableName: this.name,
-          Item: item,
-          ConditionExpression: write.condition,
-          ExpressionAttributeNames: write.names,
-          ExpressionAttributeValues: write.values,
-        }),
-      );
+      await this.#call('PutItem', {
+        TableName: this.name,
+        Item: toWire(item),
+        ConditionExpression: write.condition,
+        ExpressionAttributeNames: write.names,
+        ExpressionAttributeValues: toWireOptional(write.values),
+      });
       return true;
     } catch (error) {
       if (isConditionalCheckFailed(error)) return false;
@@ -130,18 +151,16 @@ export class StateTable {
    */
   async update(request: UpdateRequest): Promise<UpdateResult> {
     try {
-      const out = await this.#doc.send(
-        new UpdateCommand({
-          TableName: this.name,
-          Key: request.key,
-          UpdateExpression: request.update,
-          ConditionExpression: request.condition,
-          ExpressionAttributeNames: request.names,
-          ExpressionAttributeValues: request.values,
-          ReturnValues: request.returnValues ?? 'NONE',
-        }),
-      );
-      return { ok: true, attributes: out.Attributes };
+      const out = await this.#call('UpdateItem', {
+        TableName: this.name,
+        Key: toWire(request.key),
+        UpdateExpression: request.update,
+        ConditionExpression: request.condition,
+        ExpressionAttributeNames: request.names,
+        ExpressionAttributeValues: toWireOptional(request.values),
+        ReturnValues: request.returnValues ?? 'NONE',
+      });
+      return { ok: true, attributes: fromWire(out.Attributes) };
     } catch (error) {
       if (isConditionalCheckFailed(error)) return { ok: false };
       throw toStateError(error, 'UpdateItem', this.name);
@@ -155,15 +174,13 @@ export class StateTable {
    */
   async delete(key: Item, write: ConditionalWrite = {}): Promise<boolean> {
     try {
-      await this.#doc.send(
-        new DeleteCommand({
-          TableName: this.name,
-          Key: key,
-          ConditionExpression: write.condition,
-          ExpressionAttributeNames: write.names,
-          ExpressionAttributeValues: write.values,
-        }),
-      );
+      await this.#call('DeleteItem', {
+        TableName: this.name,
+        Key: toWire(key),
+        ConditionExpression: write.condition,
+        ExpressionAttributeNames: write.names,
+        ExpressionAttributeValues: toWireOptional(write.values),
+      });
       return true;
     } catch (error) {
       if (isConditionalCheckFailed(error)) return false;
@@ -178,21 +195,19 @@ export class StateTable {
    */
   async query(request: QueryRequest): Promise<QueryPage> {
     try {
-      const out = await this.#doc.send(
-        new QueryCommand({
-          TableName: this.name,
-          IndexName: request.index,
-          KeyConditionExpression: request.keyCondition,
-          FilterExpression: request.filter,
-          ExpressionAttributeNames: request.names,
-          ExpressionAttributeValues: request.values,
-          Limit: request.limit,
-          ExclusiveStartKey: request.startKey,
-          ScanIndexForward: request.forward ?? true,
-          ConsistentRead: request.index === undefined ? (request.consistent ?? false) : undefined,
-        }),
-      );
-      return { items: out.Items ?? [], lastKey: out.LastEvaluatedKey };
+      const out = await this.#call('Query', {
+        TableName: this.name,
+        IndexName: request.index,
+        KeyConditionExpression: request.keyCondition,
+        FilterExpression: request.filter,
+        ExpressionAttributeNames: request.names,
+        ExpressionAttributeValues: toWireOptional(request.values),
+        Limit: request.limit,
+        ExclusiveStartKey: toWireOptional(request.startKey),
+        ScanIndexForward: request.forward ?? true,
+        ConsistentRead: request.index === undefined ? (request.consistent ?? false) : undefined,
+      });
+      return { items: fromWireList(out.Items), lastKey: fromWire(out.LastEvaluatedKey) };
     } catch (error) {
       throw toStateError(error, 'Query', this.name);
     }
@@ -211,7 +226,7 @@ export class StateTable {
     }
     await Promise.all(
       chunks.map(async (chunk) => {
-        let pending = chunk.map((item) => ({ PutRequest: { Item: item } }));
+        let pending: unknown[] = chunk.map((item) => ({ PutRequest: { Item: toWire(item) } }));
         for (let round = 0; pending.length > 0; round += 1) {
           if (round >= BATCH_GET_MAX_ROUNDS) {
             throw toStateError(
@@ -223,12 +238,10 @@ export class StateTable {
             );
           }
           try {
-            const out = await this.#doc.send(
-              new BatchWriteCommand({ RequestItems: { [this.name]: pending } }),
-            );
-            pending = (out.UnprocessedItems?.[this.name] ?? []).flatMap((request) =>
-              request.PutRequest?.Item ? [{ PutRequest: { Item: request.PutRequest.Item } }] : [],
-            );
+            const out = await this.#call('BatchWriteItem', { RequestItems: { [this.name]: pending } });
+            // Unprocessed requests come back in wire format, ready to be sent again.
+            const unprocessed = (out.UnprocessedItems as Record<string, unknown[]> | undefined)?.[this.name];
+            pending = Array.isArray(unprocessed) ? unprocessed : [];
           } catch (error) {
             throw toStateError(error, 'BatchWriteItem', this.name);
           }
@@ -246,7 +259,7 @@ export class StateTable {
   async batchGet(keys: readonly Item[], consistent = true): Promise<Item[]> {
     const found: Item[] = [];
     for (let start = 0; start < keys.length; start += BATCH_GET_MAX_KEYS) {
-      let pending: Item[] = keys.slice(start, start + BATCH_GET_MAX_KEYS);
+      let pending: unknown[] = keys.slice(start, start + BATCH_GET_MAX_KEYS).map(toWire);
       for (let round = 0; pending.length > 0; round += 1) {
         if (round >= BATCH_GET_MAX_ROUNDS) {
           throw toStateError(
@@ -258,13 +271,14 @@ export class StateTable {
           );
         }
         try {
-          const out = await this.#doc.send(
-            new BatchGetCommand({
-              RequestItems: { [this.name]: { Keys: pending, ConsistentRead: consistent } },
-            }),
-          );
-          found.push(...(out.Responses?.[this.name] ?? []));
-          pending = out.UnprocessedKeys?.[this.name]?.Keys ?? [];
+          const out = await this.#call('BatchGetItem', {
+            RequestItems: { [this.name]: { Keys: pending, ConsistentRead: consistent } },
+          });
+          found.push(...fromWireList((out.Responses as Record<string, unknown> | undefined)?.[this.name]));
+          const unprocessed = (out.UnprocessedKeys as Record<string, { Keys?: unknown[] }> | undefined)?.[
+            this.name
+          ]?.Keys;
+          pending = Array.isArray(unprocessed) ? unprocessed : [];
         } catch (error) {
           throw toStateError(error, 'BatchGetItem', this.name);
         }
