@@ -161,12 +161,19 @@ export class CrmReader {
       chunks.push(needed.slice(start, start + IDS_PER_READ));
     }
     const last = chunks.at(-1) ?? [];
-    const others = await this.#takePendingReads(apiName, IDS_PER_READ - last.length, new Set(needed));
+    const taken = await this.#takePendingReads(apiName, IDS_PER_READ - last.length, new Set(needed));
+    const others = taken.ids;
     last.push(...others);
+    // Records these masters reference (an order's products) need copies at least as new as the newest
+    // event this read serves; a copy another read fetched since then is as good as a new call.
+    let companionsNotBeforeMs = taken.newestReceivedAtMs;
+    for (const id of needed) {
+      companionsNotBeforeMs = Math.max(companionsNotBeforeMs, wanted.get(id)?.notBeforeMs ?? 0);
+    }
 
     // 3. Fetch, store snapshots, answer.
     for (const ids of chunks) {
-      const fetched = await this.#fetch(apiName, ids);
+      const fetched = await this.#fetch(apiName, ids, companionsNotBeforeMs);
       for (const id of ids) {
         const read = fetched.get(id);
         if (read && wanted.has(id)) results.set(id, read);
@@ -206,12 +213,13 @@ export class CrmReader {
    * workers see the same oldest entries; each starts at a random point of the list and keeps claiming
    * further entries when others win, so together they cover as many events as their calls can hold.
    */
+  /** Claim other events' reads; their record ids, and when the newest of those events was received. */
   async #takePendingReads(
     apiName: string,
     capacity: number,
     exclude: ReadonlySet<string>,
-  ): Promise<string[]> {
-    if (capacity <= 0) return [];
+  ): Promise<{ ids: string[]; newestReceivedAtMs: number }> {
+    if (capacity <= 0) return { ids: [], newestReceivedAtMs: 0 };
     let pending: Awaited<ReturnType<EventInbox['listPendingReads']>>;
     try {
       pending = await this.#inbox.listPendingReads(apiName, {
@@ -222,14 +230,16 @@ export class CrmReader {
     } catch (error) {
       // Coalescing is an optimisation: without it this read still serves its own events.
       this.#logger.warn('sync.reader.pending-list-failed', { apiName, error });
-      return [];
+      return { ids: [], newestReceivedAtMs: 0 };
     }
     const byRecord = new Map<string, string[]>();
+    const receivedAt = new Map<string, number>();
     for (const entry of pending) {
       if (exclude.has(entry.dataId)) continue;
       const messages = byRecord.get(entry.dataId);
       if (messages) messages.push(entry.messageId);
       else byRecord.set(entry.dataId, [entry.messageId]);
+      receivedAt.set(entry.dataId, Math.max(receivedAt.get(entry.dataId) ?? 0, entry.receivedAtMs));
     }
     const all = [...byRecord];
     const offset = all.length === 0 ? 0 : Math.floor(this.#random() * all.length);
@@ -251,10 +261,17 @@ export class CrmReader {
       taken.push(...wonNow);
       if (wonNow.length * 2 < round.length) break;
     }
-    return taken;
+    let newestReceivedAtMs = 0;
+    for (const dataId of taken)
+      newestReceivedAtMs = Math.max(newestReceivedAtMs, receivedAt.get(dataId) ?? 0);
+    return { ids: taken, newestReceivedAtMs };
   }
 
-  async #fetch(apiName: string, ids: readonly string[]): Promise<Map<string, CrmRead>> {
+  async #fetch(
+    apiName: string,
+    ids: readonly string[],
+    companionsNotBeforeMs: number,
+  ): Promise<Map<string, CrmRead>> {
     const fetchedAtMs = this.#clock();
     const master = MASTERS[apiName];
     const records: Map<string, CrmRecordWithDetails> = master
@@ -284,13 +301,25 @@ export class CrmReader {
           }
         }
       }
-      await this.#prefetch(companion.apiName, [...companionIds]);
+      await this.#prefetch(companion.apiName, [...companionIds], companionsNotBeforeMs);
     }
     return reads;
   }
 
-  /** Read records referenced by fetched masters and keep them as snapshots only. */
-  async #prefetch(apiName: string, ids: readonly string[]): Promise<void> {
+  /**
+   * Read records referenced by fetched masters and keep them as snapshots only — those without a snapshot
+   * fetched at or after `notBeforeMs` (in a burst of orders of a few products, most reads find them all).
+   */
+  async #prefetch(apiName: string, all: readonly string[], notBeforeMs: number): Promise<void> {
+    if (all.length === 0) return;
+    let ids = all;
+    try {
+      const snapshots = await this.#snapshots.getMany(apiName, all);
+      ids = all.filter((id) => (snapshots.get(id)?.fetchedAtMs ?? -1) < notBeforeMs);
+    } catch (error) {
+      // Reuse is an optimisation: without the snapshots, fetch them all.
+      this.#logger.warn('sync.reader.snapshot-check-failed', { apiName, error });
+    }
     if (ids.length === 0) return;
     const fetchedAtMs = this.#clock();
     const records = await this.#fx.getMany(apiName, ids);

@@ -69,6 +69,49 @@ describe('sales-order-to-sale-order and sale-order-to-delivery-notice', () => {
     return [...new Map(rows.map((row) => [row[0], row])).values()];
   }
 
+  it('re-reads an order’s products only when no copy is as new as the events the read serves (Fxiaoke budget)', async () => {
+    const runtime = await stack.runtime();
+    const accountId = await newAccount('产品快照复用测试有限公司');
+    const lines = [
+      { code: 'WL0001', quantity: 1, price: 10 },
+      { code: 'WL0002', quantity: 2, price: 20 },
+    ];
+    const first = await newOrder(accountId, lines);
+    const second = await newOrder(accountId, lines);
+    const third = await newOrder(accountId, lines);
+    const receivedAtMs = Date.now();
+    // Their pushes (sent asynchronously) become pending reads: take them, as another worker would, so that
+    // each read below is its own.
+    const orderIds = new Set([first.dataId, second.dataId, third.dataId]);
+    const claimed = new Set<string>();
+    for (let i = 0; i < 100 && claimed.size < orderIds.size; i += 1) {
+      const pending = await runtime.state.inbox.listPendingReads('SalesOrderObj', { limit: 100, sinceMs: 0 });
+      for (const entry of pending) {
+        if (!orderIds.has(entry.dataId)) continue;
+        await runtime.state.inbox.claimPendingRead(entry.messageId);
+        claimed.add(entry.dataId);
+      }
+      if (claimed.size < orderIds.size) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(claimed.size, 3, 'the three pushes arrived');
+    const queries = () => stack.fx.stats().calls['/cgi/crm/v2/data/query'] ?? 0;
+    const reader = runtime.reader();
+
+    let before = queries();
+    await reader.read('SalesOrderObj', [{ id: first.dataId, notBeforeMs: receivedAtMs }]);
+    assert.equal(queries() - before, 3, 'the order, its lines, their products');
+
+    before = queries();
+    const read = await reader.read('SalesOrderObj', [{ id: second.dataId, notBeforeMs: receivedAtMs }]);
+    assert.equal(read.get(second.dataId)?.found, true);
+    assert.equal(queries() - before, 2, 'the products fetched since the event was received are reused');
+
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    before = queries();
+    await reader.read('SalesOrderObj', [{ id: third.dataId, notBeforeMs: Date.now() }]);
+    assert.equal(queries() - before, 3, 'an event newer than those copies has its products read again');
+  });
+
   it('an order whose customer is not in the ERP yet: the customer is created first, then the audited order', async () => {
     const accountId = await newAccount('青岛海滨重工有限公司');
     const { dataId } = await newOrder(accountId, [
