@@ -9,8 +9,8 @@
  */
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { type AwsWire, dynamoWire } from '../aws-wire.ts';
 import { isConditionalCheckFailed, toStateError } from './errors.ts';
-import { type DynamoWire, dynamoWire } from './wire.ts';
 
 /** A stored item as lib-dynamodb returns it (values not yet validated). */
 export type Item = Record<string, unknown>;
@@ -93,7 +93,7 @@ function defined(input: Record<string, unknown>): Record<string, unknown> {
  */
 export class StateTable {
   readonly name: string;
-  readonly #wire: DynamoWire;
+  readonly #wire: AwsWire;
 
   constructor(client: DynamoDBClient, name: string) {
     this.name = name;

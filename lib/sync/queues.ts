@@ -1,15 +1,12 @@
 /**
  * The sync's SQS FIFO queues behind a small facade: sending (batched by 10, SQS's limit), and pushing a
- * failed message's next attempt into the future (ChangeMessageVisibility). The SDK client honours
- * `AWS_ENDPOINT_URL_SQS`, which is how the local stack and the tests use their own SQS-protocol endpoint.
+ * failed message's next attempt into the future (ChangeMessageVisibility). Requests go over our own signed
+ * JSON wire (`lib/aws-wire.ts`: the SDK's per-request CPU was the largest item of the webhook, whose
+ * acknowledgement waits for the send); the SDK client supplies credentials, region and endpoint — it
+ * honours `AWS_ENDPOINT_URL_SQS`, which is how the local stack and the tests use their own SQS endpoint.
  */
-import {
-  ChangeMessageVisibilityCommand,
-  SendMessageBatchCommand,
-  type SendMessageBatchCommandOutput,
-  type SendMessageBatchRequestEntry,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { type AwsWire, sqsWire } from '../aws-wire.ts';
 import { ConfigError, SyncError } from '../errors.ts';
 import type { OutgoingMessage } from './messages.ts';
 import type { QueueUrls } from './settings.ts';
@@ -46,12 +43,17 @@ function queueError(error: unknown, what: string): QueueError {
 }
 
 /** The sync's queues by role (URLs from the `SYNC_QUEUE_URL_*` variables). One per runtime. */
+interface SendMessageBatchResult {
+  Successful?: { Id?: string; MessageId?: string }[];
+  Failed?: { Id?: string; Code?: string; Message?: string; SenderFault?: boolean }[];
+}
+
 export class QueueClient {
-  readonly #sqs: SQSClient;
+  readonly #sqs: AwsWire;
   readonly #urls: QueueUrls;
 
   constructor(sqs: SQSClient, urls: QueueUrls) {
-    this.#sqs = sqs;
+    this.#sqs = sqsWire(sqs);
     this.#urls = urls;
   }
 
@@ -88,15 +90,18 @@ export class QueueClient {
     const ids: string[] = [];
     for (let start = 0; start < messages.length; start += SQS_BATCH_MAX) {
       const part = messages.slice(start, start + SQS_BATCH_MAX);
-      const entries: SendMessageBatchRequestEntry[] = part.map((message, index) => ({
+      const entries = part.map((message, index) => ({
         Id: String(index),
         MessageBody: JSON.stringify(message.body),
         MessageGroupId: message.groupId,
         MessageDeduplicationId: message.deduplicationId,
       }));
-      let out: SendMessageBatchCommandOutput;
+      let out: SendMessageBatchResult;
       try {
-        out = await this.#sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: entries }));
+        out = (await this.#sqs.call('SendMessageBatch', {
+          QueueUrl: url,
+          Entries: entries,
+        })) as SendMessageBatchResult;
       } catch (error) {
         throw queueError(error, `SendMessageBatch ${role}`);
       }
@@ -124,13 +129,11 @@ export class QueueClient {
   async delay(role: QueueRole, receiptHandle: string, delaySeconds: number): Promise<void> {
     const seconds = Math.max(0, Math.min(SQS_MAX_VISIBILITY_SECONDS, Math.round(delaySeconds)));
     try {
-      await this.#sqs.send(
-        new ChangeMessageVisibilityCommand({
-          QueueUrl: this.url(role),
-          ReceiptHandle: receiptHandle,
-          VisibilityTimeout: seconds,
-        }),
-      );
+      await this.#sqs.call('ChangeMessageVisibility', {
+        QueueUrl: this.url(role),
+        ReceiptHandle: receiptHandle,
+        VisibilityTimeout: seconds,
+      });
     } catch (error) {
       if (error instanceof ConfigError) throw error;
       throw queueError(error, `ChangeMessageVisibility ${role}`);

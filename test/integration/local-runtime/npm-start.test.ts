@@ -331,11 +331,10 @@ describe('npm start (sandbox mode, child process)', () => {
       return queue && queue.inFlight > 0 ? queue : undefined;
     });
     await slow.stop();
-    assert.match(
-      slow.output,
-      /"event":"local\.stack\.stopped"[^\n]*"messagesReturned":1/,
-      'the message went back to its queue',
-    );
+    // At least ours: a push the emulator still held from the previous run (the CRM echo of a write-back,
+    // redelivered at start) may be in flight too; each is taken up again after the restart.
+    const returned = /"event":"local\.stack\.stopped"[^\n]*"messagesReturned":(\d+)/.exec(slow.output);
+    assert.ok(returned && Number(returned[1]) >= 1, 'the message went back to its queue');
 
     const run = start();
     const restarted = await run.ready(dataDir);

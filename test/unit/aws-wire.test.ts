@@ -1,5 +1,5 @@
 /**
- * The DynamoDB wire (lib/state/wire.ts) against a loopback server that answers as DynamoDB would: SigV4
+ * The DynamoDB wire (lib/aws-wire.ts) against a loopback server that answers as DynamoDB would: SigV4
  * exactly as AWS's own signer computes it, the protocol headers, errors by `__type`, retries of throttling,
  * 5xx and lost responses, and conditional failures that are never retried.
  */
@@ -9,9 +9,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { StateError } from '../../../lib/state/errors.ts';
-import { StateTable } from '../../../lib/state/table.ts';
+import { StateError } from '../../lib/state/errors.ts';
+import { StateTable } from '../../lib/state/table.ts';
+import { changeMessage } from '../../lib/sync/messages.ts';
+import { QueueClient, QueueError } from '../../lib/sync/queues.ts';
 
 const FAKE = {
   accessKeyId: 'AKIDFAKEFORTESTS',
@@ -225,5 +228,68 @@ describe('DynamoDB wire', () => {
     assert.deepEqual(sent.ExclusiveStartKey, { messageId: { S: 'Z' }, receivedAtMs: { N: '1' } });
     assert.deepEqual(sent.ExpressionAttributeValues, { ':p': { S: 'AccountObj' } });
     assert.equal(sent.ConsistentRead, undefined, 'no ConsistentRead on a GSI');
+  });
+
+  it('speaks SQS’s JSON protocol too: FIFO ids in the batch, the service in the signature, errors by shape', async () => {
+    const sqs = new SQSClient({ endpoint, region: 'cn-north-1', credentials: FAKE });
+    try {
+      const queueUrl = `${endpoint}/000000000000/fxk3-test.fifo`;
+      const queues = new QueueClient(sqs, {
+        accountToCustomer: queueUrl,
+        salesOrderToSaleOrder: undefined,
+        saleOrderToDeliveryNotice: undefined,
+        crmWriteBack: undefined,
+      });
+      answers.push((_s, res) => json(res, 200, { Successful: [{ Id: '0', MessageId: 'sqs-message-1' }] }));
+      const message = (messageId: string) =>
+        changeMessage({
+          kind: 'change',
+          messageId,
+          apiName: 'AccountObj',
+          dataId: 'acc-1',
+          eventType: 'update',
+          receivedAtMs: 1_700_000_000_000,
+          via: 'push',
+        });
+      const sent = message('MSG-1');
+      const ids = await queues.send('accountToCustomer', [sent]);
+      assert.deepEqual(ids, ['sqs-message-1']);
+      const [request] = seen;
+      assert.equal(request?.headers['x-amz-target'], 'AmazonSQS.SendMessageBatch');
+      assert.match(String(request?.headers.authorization), /\/cn-north-1\/sqs\/aws4_request, /);
+      assert.deepEqual(JSON.parse(request?.body ?? '{}'), {
+        QueueUrl: queueUrl,
+        Entries: [
+          {
+            Id: '0',
+            MessageBody: JSON.stringify(sent.body),
+            MessageGroupId: sent.groupId,
+            MessageDeduplicationId: sent.deduplicationId,
+          },
+        ],
+      });
+
+      answers.push((_s, res) => {
+        res.writeHead(400, {
+          'content-type': 'application/x-amz-json-1.0',
+          'x-amzn-query-error': 'AWS.SimpleQueueService.NonExistentQueue;Sender',
+        });
+        res.end(
+          JSON.stringify({
+            __type: 'com.amazonaws.sqs#QueueDoesNotExist',
+            message: 'The specified queue does not exist.',
+          }),
+        );
+      });
+      await assert.rejects(
+        queues.send('accountToCustomer', [message('MSG-2')]),
+        (error: unknown) =>
+          error instanceof QueueError &&
+          error.kind === 'config' &&
+          error.message.includes('The specified queue does not exist.'),
+      );
+    } finally {
+      sqs.destroy();
+    }
   });
 });

@@ -1,20 +1,23 @@
 /**
- * DynamoDB's JSON protocol spoken directly: one signed POST per operation over a kept-alive connection.
+ * AWS's JSON protocol (`application/x-amz-json-1.0`) spoken directly, for DynamoDB and SQS: one signed POST
+ * per operation over a kept-alive connection.
  *
  * Why not `client.send(...)`: measured on the local stack (`npm run bench`) and in isolation, the AWS SDK
- * spends ~1.1 ms of CPU per DynamoDB request on its middleware, schema serde, endpoint rules and signing,
- * against ~0.3 ms for the same request sent this way — and a synced record costs about five requests,
- * which made the SDK the largest CPU item of every function. The SDK client is still the source of
- * everything that varies by deployment: credentials (its provider chain: Lambda's environment, a profile,
- * SSO…), region, endpoint (`AWS_ENDPOINT_URL_DYNAMODB`, an `endpoint` option, FIPS/dual-stack settings) and
- * the user agent's app id. Only the request itself is ours.
+ * spends ~1.1 ms of CPU per request on its middleware, schema serde, endpoint rules and signing, against
+ * ~0.3 ms for the same request sent this way — and a synced record costs about five DynamoDB requests and
+ * an SQS send, which made the SDK the largest CPU item of every function (and of the webhook, whose
+ * acknowledgement waits for it). The SDK client is still the source of everything that varies by
+ * deployment: credentials (its provider chain: Lambda's environment, a profile, SSO…), region, endpoint
+ * (`AWS_ENDPOINT_URL_DYNAMODB` / `_SQS`, an `endpoint` option, FIPS/dual-stack settings) and the user
+ * agent's app id. Only the request itself is ours.
  *
- * Protocol (public AWS documentation: "DynamoDB low-level API", "Signature Version 4"): `POST /` with
- * `Content-Type: application/x-amz-json-1.0`, `X-Amz-Target: DynamoDB_20120810.<Operation>`, the JSON body
- * in DynamoDB's attribute-value format, signed with SigV4 for service `dynamodb`. Errors come back as
- * `{"__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException", "message": …}` with a 4xx
- * or 5xx status; they are thrown as errors whose `name` is the part after `#`, which is what
- * {@link toStateError} and {@link isConditionalCheckFailed} read (as they read the SDK's exceptions).
+ * Protocol (public AWS documentation: "DynamoDB low-level API", "Amazon SQS AWS JSON protocol",
+ * "Signature Version 4"): `POST /` with `Content-Type: application/x-amz-json-1.0`, `X-Amz-Target:
+ * DynamoDB_20120810.<Operation>` or `AmazonSQS.<Operation>`, the JSON body of the API reference, signed
+ * with SigV4 for service `dynamodb` or `sqs`. Errors come back as `{"__type":
+ * "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException", "message": …}` (SQS:
+ * `com.amazonaws.sqs#QueueDoesNotExist`) with a 4xx or 5xx status; they are thrown as errors whose `name`
+ * is the part after `#`, which is what the callers' error mapping reads (as it reads the SDK's exceptions).
  *
  * Retries follow the SDK's standard mode: up to 3 attempts for throttling, 5xx and network failures, with
  * exponential backoff and full jitter. A conditional write whose response was lost is retried like any
@@ -24,6 +27,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 
 /** The SDK's standard retry mode: 3 attempts in all. */
 const MAX_ATTEMPTS = 3;
@@ -33,14 +37,23 @@ const THROTTLE_BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 20_000;
 /** A request that gets no answer in this time fails as `TimeoutError` (transient; retried). */
 const REQUEST_TIMEOUT_MS = 10_000;
-const TARGET_PREFIX = 'DynamoDB_20120810.';
 const CONTENT_TYPE = 'application/x-amz-json-1.0';
-const SERVICE = 'dynamodb';
+
+/** The two services spoken here: SigV4 service name and `X-Amz-Target` prefix. */
+export const AWS_JSON_SERVICES = {
+  dynamodb: { service: 'dynamodb', targetPrefix: 'DynamoDB_20120810.' },
+  sqs: { service: 'sqs', targetPrefix: 'AmazonSQS.' },
+} as const;
+
+type ServiceSpec = (typeof AWS_JSON_SERVICES)[keyof typeof AWS_JSON_SERVICES];
 
 const RETRYABLE_NAMES = new Set([
   'ProvisionedThroughputExceededException',
   'ThrottlingException',
   'RequestLimitExceeded',
+  'RequestThrottled',
+  'InternalFailure',
+  'InternalError',
   'InternalServerError',
   'ServiceUnavailable',
   'ServiceUnavailableException',
@@ -50,11 +63,12 @@ const THROTTLE_NAMES = new Set([
   'ProvisionedThroughputExceededException',
   'ThrottlingException',
   'RequestLimitExceeded',
+  'RequestThrottled',
 ]);
 const RETRYABLE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN']);
 
-/** An error DynamoDB answered (or a network failure), shaped like the SDK's service exceptions. */
-export class DynamoWireError extends Error {
+/** An error the service answered (or a network failure), shaped like the SDK's service exceptions. */
+export class AwsWireError extends Error {
   readonly $fault: 'client' | 'server';
   readonly $metadata: { httpStatusCode?: number; attempts: number };
   readonly code?: string;
@@ -87,32 +101,49 @@ interface Identity {
   sessionToken?: string | undefined;
 }
 
-/** What the stores need of DynamoDB: one operation with a body in wire format, its parsed answer. */
-export interface DynamoWire {
+/** One operation with a body in the service's JSON format, its parsed answer. */
+export interface AwsWire {
   call(operation: string, input: Record<string, unknown>): Promise<Record<string, unknown>>;
 }
 
-const wires = new WeakMap<DynamoDBClient, DynamoWire>();
+/** What the wire needs of an SDK client: its resolved configuration, and `destroy` to close with it. */
+interface SdkClient {
+  config: unknown;
+  destroy(): void;
+}
 
-/** The wire for a client (one per client: one connection pool, one resolved endpoint). */
-export function dynamoWire(client: DynamoDBClient): DynamoWire {
+const wires = new WeakMap<SdkClient, AwsWire>();
+
+function wireFor(client: SdkClient, spec: ServiceSpec): AwsWire {
   let wire = wires.get(client);
   if (!wire) {
-    wire = new SignedJsonWire(client);
+    wire = new SignedJsonWire(client, spec);
     wires.set(client, wire);
   }
   return wire;
 }
 
-class SignedJsonWire implements DynamoWire {
-  readonly #client: DynamoDBClient;
+/** The wire for a DynamoDB client (one per client: one connection pool, one resolved endpoint). */
+export function dynamoWire(client: DynamoDBClient): AwsWire {
+  return wireFor(client, AWS_JSON_SERVICES.dynamodb);
+}
+
+/** The wire for an SQS client. */
+export function sqsWire(client: SQSClient): AwsWire {
+  return wireFor(client, AWS_JSON_SERVICES.sqs);
+}
+
+class SignedJsonWire implements AwsWire {
+  readonly #client: SdkClient;
+  readonly #spec: ServiceSpec;
   #target: Promise<Target> | undefined;
   readonly #agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
   /** SigV4 signing keys by `secret date region` (one HMAC chain per day instead of per request). */
   readonly #keys = new Map<string, Buffer>();
 
-  constructor(client: DynamoDBClient) {
+  constructor(client: SdkClient, spec: ServiceSpec) {
     this.#client = client;
+    this.#spec = spec;
     // Close our connections with the client's (StateTable users destroy the client they created).
     const destroy = client.destroy.bind(client);
     client.destroy = () => {
@@ -132,7 +163,7 @@ class SignedJsonWire implements DynamoWire {
       try {
         return await this.#send(target, operation, body, attempt);
       } catch (error) {
-        if (!(error instanceof DynamoWireError) || attempt >= MAX_ATTEMPTS || !retryable(error)) throw error;
+        if (!(error instanceof AwsWireError) || attempt >= MAX_ATTEMPTS || !retryable(error)) throw error;
         const base = THROTTLE_NAMES.has(error.name) ? THROTTLE_BACKOFF_BASE_MS : BACKOFF_BASE_MS;
         const ceiling = Math.min(BACKOFF_CAP_MS, base * 2 ** attempt);
         await new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
@@ -193,11 +224,15 @@ class SignedJsonWire implements DynamoWire {
                     resolve(text ? (JSON.parse(text) as Record<string, unknown>) : {});
                   } catch (error) {
                     reject(
-                      new DynamoWireError('SerializationException', 'unparsable DynamoDB response', {
-                        status,
-                        attempts: attempt,
-                        cause: error,
-                      }),
+                      new AwsWireError(
+                        'SerializationException',
+                        `unparsable ${this.#spec.service} response`,
+                        {
+                          status,
+                          attempts: attempt,
+                          cause: error,
+                        },
+                      ),
                     );
                   }
                   return;
@@ -208,13 +243,13 @@ class SignedJsonWire implements DynamoWire {
           );
           req.setTimeout(REQUEST_TIMEOUT_MS, () => {
             req.destroy(
-              new DynamoWireError('TimeoutError', `no answer within ${REQUEST_TIMEOUT_MS} ms`, {
+              new AwsWireError('TimeoutError', `no answer within ${REQUEST_TIMEOUT_MS} ms`, {
                 attempts: attempt,
               }),
             );
           });
           req.on('error', (error) =>
-            reject(error instanceof DynamoWireError ? error : networkError(error, attempt)),
+            reject(error instanceof AwsWireError ? error : networkError(error, attempt)),
           );
           req.end(body);
         }),
@@ -236,7 +271,7 @@ class SignedJsonWire implements DynamoWire {
       'content-type': CONTENT_TYPE,
       host,
       'x-amz-date': amzDate,
-      'x-amz-target': `${TARGET_PREFIX}${operation}`,
+      'x-amz-target': `${this.#spec.targetPrefix}${operation}`,
     };
     if (identity.sessionToken) headers['x-amz-security-token'] = identity.sessionToken;
     const names = Object.keys(headers).sort();
@@ -250,7 +285,7 @@ class SignedJsonWire implements DynamoWire {
       signedHeaders,
       sha256(body),
     ].join('\n');
-    const scope = `${day}/${target.region}/${SERVICE}/aws4_request`;
+    const scope = `${day}/${target.region}/${this.#spec.service}/aws4_request`;
     const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonical)].join('\n');
     const signature = createHmac('sha256', this.#signingKey(identity.secretAccessKey, day, target.region))
       .update(toSign)
@@ -258,7 +293,7 @@ class SignedJsonWire implements DynamoWire {
     return {
       ...headers,
       'content-length': String(Buffer.byteLength(body)),
-      'user-agent': `fxiaoke-k3cloud-sync/state${target.appId ? ` app/${target.appId}` : ''}`,
+      'user-agent': `fxiaoke-k3cloud-sync/${this.#spec.service}${target.appId ? ` app/${target.appId}` : ''}`,
       authorization: `AWS4-HMAC-SHA256 Credential=${identity.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`,
     };
   }
@@ -269,7 +304,7 @@ class SignedJsonWire implements DynamoWire {
     if (!key) {
       const kDate = createHmac('sha256', `AWS4${secret}`).update(day).digest();
       const kRegion = createHmac('sha256', kDate).update(region).digest();
-      const kService = createHmac('sha256', kRegion).update(SERVICE).digest();
+      const kService = createHmac('sha256', kRegion).update(this.#spec.service).digest();
       key = createHmac('sha256', kService).update('aws4_request').digest();
       if (this.#keys.size > 8) this.#keys.clear();
       this.#keys.set(id, key);
@@ -282,13 +317,13 @@ function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-function retryable(error: DynamoWireError): boolean {
+function retryable(error: AwsWireError): boolean {
   if (RETRYABLE_NAMES.has(error.name)) return true;
   if (error.code !== undefined && RETRYABLE_CODES.has(error.code)) return true;
   return (error.$metadata.httpStatusCode ?? 0) >= 500;
 }
 
-function serviceError(status: number, text: string, attempts: number): DynamoWireError {
+function serviceError(status: number, text: string, attempts: number): AwsWireError {
   let type = '';
   let message = '';
   try {
@@ -301,12 +336,12 @@ function serviceError(status: number, text: string, attempts: number): DynamoWir
   }
   const name =
     type.slice(type.lastIndexOf('#') + 1) || (status >= 500 ? 'InternalServerError' : 'UnknownError');
-  return new DynamoWireError(name, message || `HTTP ${status}`, { status, attempts });
+  return new AwsWireError(name, message || `HTTP ${status}`, { status, attempts });
 }
 
-function networkError(error: Error, attempts: number): DynamoWireError {
+function networkError(error: Error, attempts: number): AwsWireError {
   const code = (error as { code?: unknown }).code;
-  return new DynamoWireError(error.name === 'AbortError' ? 'AbortError' : 'NetworkError', error.message, {
+  return new AwsWireError(error.name === 'AbortError' ? 'AbortError' : 'NetworkError', error.message, {
     attempts,
     ...(typeof code === 'string' ? { code } : {}),
     cause: error,
