@@ -15,6 +15,12 @@ export interface RateLimiter {
    * Resolves immediately while the budget lasts.
    */
   acquire(bucket: string): Promise<void>;
+  /**
+   * Wait until a call in `bucket` would be admitted now, without counting one — for a caller that can make
+   * its call worth more while it waits (fill it with more ids). Best effort: another caller may take the
+   * capacity first, and `acquire` still decides. Returns at once while the budget lasts.
+   */
+  whenAvailable?(bucket: string): Promise<void>;
 }
 
 export interface RateLimit {
@@ -52,6 +58,19 @@ export class SlidingWindowRateLimiter implements RateLimiter {
       next.catch(() => {}),
     );
     return next;
+  }
+
+  async whenAvailable(bucket: string): Promise<void> {
+    // Behind the callers already queued for this bucket, then until the window has room.
+    await (this.#tails.get(bucket) ?? Promise.resolve());
+    const stamps = this.#history.get(bucket) ?? [];
+    for (;;) {
+      const now = this.#clock();
+      while (stamps.length > 0 && (stamps[0] ?? 0) <= now - this.#limit.windowMs) stamps.shift();
+      if (stamps.length < this.#limit.calls) return;
+      const oldest = stamps[0] ?? now;
+      await this.#sleep(Math.max(1, oldest + this.#limit.windowMs - now));
+    }
   }
 
   async #admit(bucket: string): Promise<void> {

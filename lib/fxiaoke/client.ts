@@ -464,6 +464,17 @@ export class FxiaokeClient {
   }
 
   /**
+   * Wait until a query of `apiName` would pass the per-interface budget now, without spending a call — so
+   * a caller whose call can carry more ids (the coalescing reader) fills it after the wait rather than
+   * before. Best effort: returns at once with a limiter that cannot tell.
+   *
+   * @throws {StateError} when the shared limiter's table fails.
+   */
+  async whenQueryAvailable(apiName: string): Promise<void> {
+    await this.#limiter.whenAvailable?.(`fxiaoke:${dataPath(apiName, 'query')}`);
+  }
+
+  /**
    * Re-read many records with one `_id IN [...]` query per 100 ids (so 1 000 change events cost ~10 calls,
    * not 1 000 `get`s). Duplicate ids are read once. Ids that do not come back are absent from the map
    * (deleted, invalid-and-hidden, or not visible to the configured user — `get` them one by one if the

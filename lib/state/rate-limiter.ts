@@ -127,6 +127,21 @@ export class DynamoRateLimiter implements RateLimiter {
    *   {@link InvalidInputError} for an empty bucket or an invalid limit; {@link StateError} when DynamoDB fails.
    */
   async acquire(bucket: string): Promise<void> {
+    await this.#admit(bucket, true);
+  }
+
+  /**
+   * Wait until a call in `bucket` would be admitted now, without counting one (see RateLimiter). Best
+   * effort: returns when there is room, or when waiting longer would pass the wait limit (`acquire` then
+   * reports it).
+   *
+   * @throws {InvalidInputError} for an empty bucket or an invalid limit; {@link StateError} when DynamoDB fails.
+   */
+  async whenAvailable(bucket: string): Promise<void> {
+    await this.#admit(bucket, false);
+  }
+
+  async #admit(bucket: string, count: boolean): Promise<void> {
     if (bucket.length === 0 || bucket.length > MAX_BUCKET_LENGTH) {
       throw new InvalidInputError(
         `限流桶名必须为 1–${MAX_BUCKET_LENGTH} 个字符 / Rate-limit bucket must be 1–${MAX_BUCKET_LENGTH} characters`,
@@ -165,6 +180,7 @@ export class DynamoRateLimiter implements RateLimiter {
       const used = counts.reduce((sum, n) => sum + n, 0);
       const currentCount = counts[counts.length - 1] ?? 0;
       if (used < limit.calls) {
+        if (!count) return;
         const allowedInCurrent = limit.calls - (used - currentCount);
         if (await this.#count(bucket, slotMs, current, allowedInCurrent, limit.windowMs)) return;
         // Others took the remaining budget between our read and our write: look again.
@@ -182,6 +198,7 @@ export class DynamoRateLimiter implements RateLimiter {
       // Jitter spreads the waiters of all Lambda copies so they do not hit the counter in one burst.
       const delayMs = freeAtMs - now + Math.floor(this.#random() * Math.min(slotMs * 0.1, 100));
       if (freeAtMs > deadlineMs) {
+        if (!count) return;
         this.#logger.warn('state.rate-limit.wait-exceeded', { bucket, retryAfterMs: freeAtMs - now });
         throw new RateLimitWaitError(bucket, freeAtMs - now);
       }

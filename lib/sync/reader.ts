@@ -10,7 +10,8 @@
  *    announced change — use it, no call.
  * 2. Otherwise take the ids of other events of the same apiName that nobody has read yet from the inbox's
  *    `pendingReads` index (claiming each, so two workers never spend a call on the same event), up to 100
- *    ids per `getMany` — Fxiaoke's page size.
+ *    ids per `getMany` — Fxiaoke's page size. When the shared query budget is spent, wait for it first
+ *    (`whenQueryAvailable`), then fill: the call goes out as full as the events received by then allow.
  * 3. Fetch them in one call and store every record as a snapshot with `fetchedAtMs` = the moment the call
  *    started, so the workers of those events find it in step 1.
  *
@@ -161,6 +162,19 @@ export class CrmReader {
       chunks.push(needed.slice(start, start + IDS_PER_READ));
     }
     const last = chunks.at(-1) ?? [];
+    if (last.length < IDS_PER_READ) {
+      // When the query budget is spent, the call would wait in the limiter anyway: wait before filling it,
+      // so that it carries the events that arrive meanwhile (in a burst of orders, a spent budget makes
+      // every call full instead of each carrying what had arrived when its worker started waiting).
+      const waitStartedAt = this.#clock();
+      try {
+        await this.#fx.whenQueryAvailable(apiName);
+      } catch (error) {
+        this.#logger.warn('sync.reader.budget-check-failed', { apiName, error });
+      }
+      const waitedMs = this.#clock() - waitStartedAt;
+      if (waitedMs >= 100) this.#logger.info('sync.reader.waited-for-budget', { apiName, waitedMs });
+    }
     const taken = await this.#takePendingReads(apiName, IDS_PER_READ - last.length, new Set(needed));
     const others = taken.ids;
     last.push(...others);

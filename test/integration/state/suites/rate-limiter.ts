@@ -88,6 +88,39 @@ export function rateLimiterSuite(ctx: StateTestContext): void {
       );
     });
 
+    it('says when a call would be admitted, without spending one (whenAvailable)', async () => {
+      const time = new VirtualTime();
+      const limit = { calls: 3, windowMs: 1_000 };
+      const limiter = new DynamoRateLimiter({
+        client: ctx.dynamo.client,
+        tableName: ctx.tables.coordination,
+        limit,
+        clock: time.clock,
+        sleep: time.sleep,
+        random: () => 0,
+        maxWaitMs: 60_000,
+      });
+      const bucket = uniqueId('fxiaoke:/cgi/crm/v2/data/query');
+      const startedAt = time.now;
+      await time.run([() => limiter.whenAvailable(bucket)]);
+      assert.equal(time.now, startedAt, 'room in the window: at once');
+      await time.run([0, 1, 2].map(() => () => limiter.acquire(bucket)));
+      const [availableAt] = await time.run([
+        async () => {
+          await limiter.whenAvailable(bucket);
+          return time.now;
+        },
+      ]);
+      assert.ok(
+        (availableAt ?? 0) - startedAt >= 1_000,
+        `the window is spent: waits for it (t+${(availableAt ?? 0) - startedAt} ms)`,
+      );
+      // Waiting spent nothing: three more calls fit the new window at once.
+      const admittedFrom = time.now;
+      await time.run([0, 1, 2].map(() => () => limiter.acquire(bucket)));
+      assert.ok(time.now - admittedFrom < 200, `admitted at t+${time.now - admittedFrom} ms`);
+    });
+
     it('keeps buckets independent', async () => {
       const time = new VirtualTime();
       const limiter = new DynamoRateLimiter({
