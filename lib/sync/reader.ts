@@ -46,6 +46,12 @@ const PENDING_WINDOW_MS = 60 * 60_000;
 export const DEFAULT_CLAIMED_READ_WAIT_MS = 5_000;
 const CLAIMED_READ_POLL_MS = 50;
 /**
+ * A claimed read normally lands within a round trip or two; one still missing after this long is checked
+ * against the inbox once (see `#stillRecorded`), so an event whose entry was not written yet is not kept
+ * waiting for the whole {@link DEFAULT_CLAIMED_READ_WAIT_MS}.
+ */
+const UNRECORDED_CHECK_MS = 250;
+/**
  * Other events' reads are claimed this many at a time. When fewer than half of a round are won, another
  * worker is sweeping the same part of the list, and going on would mostly buy failed conditional writes
  * (measured by the benchmark: 3.5 claim attempts per event with unbounded rounds, ~1.3 with these).
@@ -146,11 +152,19 @@ export class CrmReader {
       }),
     );
     if (claimedElsewhere.length > 0) {
-      const deadline = this.#clock() + this.#claimedReadWaitMs;
+      const startedAt = this.#clock();
+      const deadline = startedAt + this.#claimedReadWaitMs;
       let waiting = claimedElsewhere;
+      let checkedRecorded = false;
       while (waiting.length > 0 && this.#clock() < deadline) {
         await this.#sleep(CLAIMED_READ_POLL_MS);
         waiting = await this.#fromSnapshots(apiName, wanted, waiting, results);
+        if (!checkedRecorded && waiting.length > 0 && this.#clock() - startedAt >= UNRECORDED_CHECK_MS) {
+          // A claim also fails when the event is not in the inbox yet — the webhook writes a first delivery's
+          // inbox entry and queue message at once, and the message can win. Nobody reads those for us.
+          checkedRecorded = true;
+          waiting = await this.#stillRecorded(waiting, wanted);
+        }
       }
       needed = needed.filter((id) => !results.has(id));
       if (needed.length === 0) return results;
@@ -201,6 +215,25 @@ export class CrmReader {
       calls: chunks.length,
     });
     return results;
+  }
+
+  /** The ids among `ids` whose events are in the inbox (so some worker really holds their read). */
+  async #stillRecorded(
+    ids: readonly string[],
+    wanted: ReadonlyMap<string, { inbox: ReadonlySet<string> }>,
+  ): Promise<string[]> {
+    const recorded = await Promise.all(
+      ids.map(async (id) => {
+        const messageIds = [...(wanted.get(id)?.inbox ?? [])];
+        const entries = await Promise.all(
+          messageIds.map((messageId) => this.#inbox.get(messageId).catch(() => 'unknown' as const)),
+        );
+        return entries.some((entry) => entry !== undefined);
+      }),
+    );
+    const unrecorded = ids.filter((_, index) => !recorded[index]);
+    if (unrecorded.length > 0) this.#logger.info('sync.reader.unrecorded', { count: unrecorded.length });
+    return ids.filter((_, index) => recorded[index]);
   }
 
   /** Answer what fresh snapshots can; returns the ids still without an answer. */

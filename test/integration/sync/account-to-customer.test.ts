@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { readCrmString } from '../../../lib/fxiaoke/records.ts';
+import { CrmReader } from '../../../lib/sync/reader.ts';
 import { exampleConfigData, pushBody, SyncStack } from './harness.ts';
 
 /** The example config with one more K3 field read from a CRM custom field (to make K3 refuse one record). */
@@ -221,5 +222,31 @@ describe('account-to-customer (AccountObj → BD_Customer)', () => {
     assert.equal(stack.fx.stats().pushes.sent - pushesBefore, 1, 'only the salesperson’s edit was pushed');
     const account = await stack.fx.getRecord('AccountObj', dataId);
     assert.ok(readCrmString(account ?? {}, 'field_erp_no__c'));
+  });
+
+  it('a queue message that arrives before its inbox entry is read at once, not after the 5 s wait for another worker', async () => {
+    // The webhook records a first delivery and queues it at once; the message can reach a worker first. Its
+    // claim then fails like one another worker won — the reader must tell the two apart.
+    const runtime = await stack.runtime();
+    const [id] = await stack.fx.insertRecords('AccountObj', [{ name: '收件箱尚未记录的客户' }]);
+    assert.ok(id);
+    let now = Date.now();
+    let slept = 0;
+    const reader = new CrmReader({
+      fx: runtime.fx(),
+      inbox: runtime.state.inbox,
+      snapshots: runtime.state.snapshots,
+      clock: () => now,
+      sleep: async (ms) => {
+        slept += ms;
+        now += ms;
+      },
+      claimedReadWaitMs: 5_000,
+    });
+    const reads = await reader.read('AccountObj', [
+      { id, notBeforeMs: now, inboxMessageIds: ['MSG-NOT-IN-THE-INBOX-YET-0001'] },
+    ]);
+    assert.equal(reads.get(id)?.found, true);
+    assert.ok(slept < 1_000, `waited ${slept} ms of (virtual) time before reading it itself`);
   });
 });
