@@ -17,9 +17,9 @@
  * yet, so the check would only add a round trip to the acknowledgement (measured by `npm run bench`: ack
  * p50 ~80 → ~60 ms on two cores). Both writes must succeed before `success`; if either fails the answer is
  * 500 and Fxiaoke's redelivery (which carries `retryTimes`) takes the checked path. The queue consumer may
- * see such an event before its inbox entry exists; it then reads the record alone instead of in a shared
- * call, and the entry written afterwards is at most one id another worker adds to its next read. The APL
- * variant carries no redelivery counter, so it always takes the checked path.
+ * see such an event before its inbox entry exists; its reader notices within 250 ms and reads the record
+ * itself (lib/sync/reader.ts), and the entry written afterwards is at most one id another worker adds to
+ * its next read. The APL variant carries no redelivery counter, so it always takes the checked path.
  *
  * The event stays `received` until the flow marks it processed or failed: the webhook does not spend a
  * second write on marking it queued, which nothing but a redelivery would read. A redelivery of an event
