@@ -154,10 +154,14 @@ class SignedJsonWire implements AwsWire {
   }
 
   async call(operation: string, input: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const target = await (this.#target ??= this.#resolveTarget().catch((error: unknown) => {
-      this.#target = undefined;
-      throw error;
-    }));
+    if (!this.#target) {
+      // Resolved once; a failure (credentials or region not found yet) is not cached.
+      this.#target = this.#resolveTarget().catch((error: unknown) => {
+        this.#target = undefined;
+        throw error;
+      });
+    }
+    const target = await this.#target;
     const body = JSON.stringify(input);
     for (let attempt = 1; ; attempt += 1) {
       try {
