@@ -126,6 +126,48 @@ export class SnapshotStore {
   }
 
   /**
+   * Take the read lease of `kind` for `leaseMs` unless another owner holds a live one: at most one
+   * coalescing read of a kind in flight across every copy, so that the events arriving meanwhile go into
+   * the next read instead of into many small ones. Returns whether `owner` holds it now.
+   *
+   * @throws {InvalidInputError} for a malformed kind or lease; {@link StateError} when DynamoDB fails.
+   */
+  async tryReadLease(kind: string, owner: string, leaseMs: number): Promise<boolean> {
+    checkKind(kind);
+    if (!Number.isFinite(leaseMs) || leaseMs < 1 || owner.length === 0) {
+      throw new InvalidInputError('读租约参数无效 / Invalid read lease', 'STATE_BAD_OPTION');
+    }
+    const now = this.#clock();
+    return await this.#table.put(
+      {
+        pk: leaseKey(kind),
+        kind: 'read-lease',
+        owner,
+        untilMs: now + leaseMs,
+        [PURGE_AT_ATTRIBUTE]: Math.ceil((now + leaseMs) / 1000) + 60,
+      },
+      {
+        condition: 'attribute_not_exists(#pk) OR #until < :now OR #owner = :owner',
+        names: { '#pk': 'pk', '#until': 'untilMs', '#owner': 'owner' },
+        values: { ':now': now, ':owner': owner },
+      },
+    );
+  }
+
+  /**
+   * Give the read lease of `kind` back (only `owner`'s; a lease that expired and was taken over stays).
+   *
+   * @throws {StateError} when DynamoDB fails (the lease then simply expires).
+   */
+  async releaseReadLease(kind: string, owner: string): Promise<void> {
+    checkKind(kind);
+    await this.#table.delete(
+      { pk: leaseKey(kind) },
+      { condition: '#owner = :owner', names: { '#owner': 'owner' }, values: { ':owner': owner } },
+    );
+  }
+
+  /**
    * Store a snapshot unless a newer one (larger `fetchedAtMs`) is already stored. Returns false when the
    * stored one is newer or as new.
    *
@@ -197,6 +239,10 @@ export class SnapshotStore {
 
 function itemKey(kind: string, id: string): string {
   return `snapshot#${kind}#${id}`;
+}
+
+function leaseKey(kind: string): string {
+  return `read-lease#${kind}`;
 }
 
 function checkKind(kind: string): void {

@@ -15,6 +15,12 @@
  * 3. Fetch them in one call and store every record as a snapshot with `fetchedAtMs` = the moment the call
  *    started, so the workers of those events find it in step 1.
  *
+ * Steps 2–3 run under a read lease (one per apiName, in the coordination table): one coalescing read of an
+ * object in flight across every copy. The others wait with their events unclaimed, so the lease holder's
+ * call carries them, and the events that arrive during a read go into the next one — full — instead of ten
+ * workers each spending calls on what had arrived when they started. Measured with `npm run bench`: 1 000
+ * orders of three lines 88 → 52 query calls, 1 000 customers 25 → 11.
+ *
  * For 1 000 events of one apiName the reads cost about 10 query calls (one per 100 ids) plus whatever a
  * worker fetches before the others' events are listed. Sales orders also fetch their lines (one `IN` query
  * per 100 orders, paged) and prefetch the products of those lines as snapshots, which the material
@@ -22,6 +28,7 @@
  * between the clocks of two hosts: Lambda hosts are NTP-disciplined to milliseconds, far below the time
  * between a change and its push.
  */
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Clock } from '../credentials.ts';
 import type { FxiaokeClient } from '../fxiaoke/client.ts';
@@ -51,6 +58,16 @@ const CLAIMED_READ_POLL_MS = 50;
  * waiting for the whole {@link DEFAULT_CLAIMED_READ_WAIT_MS}.
  */
 const UNRECORDED_CHECK_MS = 250;
+/**
+ * The read lease (one read of an apiName in flight): held at most this long — longer than a read waiting
+ * out a spent query budget (the limiter waits at most a window and two slots, ~24 s) — so a holder that
+ * died blocks the others for no longer.
+ */
+const READ_LEASE_MS = 30_000;
+/** A reader waits this long for the lease before reading on its own. */
+const READ_LEASE_WAIT_MS = READ_LEASE_MS;
+const READ_LEASE_FIRST_POLL_MS = 25;
+const READ_LEASE_MAX_POLL_MS = 500;
 /**
  * Other events' reads are claimed this many at a time. When fewer than half of a round are won, another
  * worker is sweeping the same part of the list, and going on would mostly buy failed conditional writes
@@ -137,6 +154,77 @@ export class CrmReader {
     // 1. Snapshots at least as new as each request.
     let needed = await this.#fromSnapshots(apiName, wanted, [...wanted.keys()], results);
     if (needed.length === 0) return results;
+
+    // One read of an apiName in flight at a time, across every copy: while another worker reads, our
+    // events stay unclaimed, so its call can carry them; the events that arrive during a read go into the
+    // next one, full, instead of into many small calls (the query budget is 100 calls / 20 s).
+    const owner = randomUUID();
+    const lease = await this.#awaitReadLease(apiName, owner, wanted, needed, results);
+    needed = lease.needed;
+    if (needed.length === 0) return results;
+    try {
+      return await this.#readNeeded(apiName, wanted, needed, results);
+    } finally {
+      if (lease.held) {
+        await this.#snapshots.releaseReadLease(apiName, owner).catch((error: unknown) => {
+          // It expires by itself; the next reader waits at most READ_LEASE_MS.
+          this.#logger.warn('sync.reader.lease-release-failed', { apiName, error });
+        });
+      }
+    }
+  }
+
+  /**
+   * Wait for the read lease of `apiName` (see `read`), answering from snapshots meanwhile. Returns the ids
+   * still to read and whether the lease is ours; without it after {@link READ_LEASE_WAIT_MS} (a holder that
+   * died) or when the lease table fails, the read goes ahead on its own.
+   */
+  async #awaitReadLease(
+    apiName: string,
+    owner: string,
+    wanted: ReadonlyMap<string, { notBeforeMs: number; inbox: ReadonlySet<string> }>,
+    initial: readonly string[],
+    results: Map<string, CrmRead>,
+  ): Promise<{ held: boolean; needed: string[] }> {
+    let needed = [...initial];
+    const deadline = this.#clock() + READ_LEASE_WAIT_MS;
+    let delayMs = READ_LEASE_FIRST_POLL_MS;
+    for (;;) {
+      let held: boolean;
+      try {
+        held = await this.#snapshots.tryReadLease(apiName, owner, READ_LEASE_MS);
+      } catch (error) {
+        this.#logger.warn('sync.reader.lease-failed', { apiName, error });
+        return { held: false, needed };
+      }
+      if (held) {
+        // The previous holder may have read our events.
+        needed = await this.#fromSnapshots(apiName, wanted, needed, results);
+        if (needed.length === 0) {
+          await this.#snapshots.releaseReadLease(apiName, owner).catch(() => {});
+          return { held: false, needed };
+        }
+        return { held: true, needed };
+      }
+      if (this.#clock() >= deadline) {
+        this.#logger.warn('sync.reader.lease-wait-exceeded', { apiName, waitedMs: READ_LEASE_WAIT_MS });
+        return { held: false, needed };
+      }
+      await this.#sleep(delayMs);
+      delayMs = Math.min(READ_LEASE_MAX_POLL_MS, delayMs * 2);
+      needed = await this.#fromSnapshots(apiName, wanted, needed, results);
+      if (needed.length === 0) return { held: false, needed };
+    }
+  }
+
+  /** Steps 2 and 3 of the module comment for the ids no snapshot answered. */
+  async #readNeeded(
+    apiName: string,
+    wanted: ReadonlyMap<string, { notBeforeMs: number; inbox: ReadonlySet<string> }>,
+    initial: readonly string[],
+    results: Map<string, CrmRead>,
+  ): Promise<Map<string, CrmRead>> {
+    let needed = [...initial];
 
     // Our own events' pending reads are taken now, so nobody else adds them to their calls. An event whose
     // read another worker already took is in that worker's call right now: wait for its snapshot.

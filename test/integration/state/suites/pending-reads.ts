@@ -109,6 +109,44 @@ export function pendingReadsSuite(ctx: StateTestContext): void {
         ttlMs,
       });
 
+    it('read lease: one holder per kind across stores, released only by its owner, taken over once expired', async () => {
+      const clock = new ManualClock();
+      const copyA = store(clock);
+      const copyB = store(clock);
+      const kind = uniqueId('Obj').replaceAll('-', '_');
+
+      assert.equal(await copyA.tryReadLease(kind, 'owner-a', 30_000), true);
+      assert.equal(await copyB.tryReadLease(kind, 'owner-b', 30_000), false, 'held by another copy');
+      assert.equal(
+        await copyB.tryReadLease(`${kind}_other`, 'owner-b', 30_000),
+        true,
+        'kinds are independent',
+      );
+      assert.equal(await copyA.tryReadLease(kind, 'owner-a', 30_000), true, 'the holder may renew it');
+
+      await copyB.releaseReadLease(kind, 'owner-b');
+      assert.equal(await copyB.tryReadLease(kind, 'owner-b', 30_000), false, 'a non-owner cannot release it');
+      await copyA.releaseReadLease(kind, 'owner-a');
+      assert.equal(
+        await copyB.tryReadLease(kind, 'owner-b', 30_000),
+        true,
+        'free once its owner gives it back',
+      );
+
+      clock.advance(30_001);
+      assert.equal(
+        await copyA.tryReadLease(kind, 'owner-a', 30_000),
+        true,
+        'a dead holder blocks for no longer',
+      );
+      await copyB.releaseReadLease(kind, 'owner-b');
+      assert.equal(
+        await copyB.tryReadLease(kind, 'owner-b', 30_000),
+        false,
+        'the old owner cannot free the new lease',
+      );
+    });
+
     it('stores and reads snapshots of many records, found and missing', async () => {
       const clock = new ManualClock();
       const snaps = store(clock);
