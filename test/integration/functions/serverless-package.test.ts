@@ -126,6 +126,16 @@ describe('npm run package → CloudFormation template', () => {
     const webhookActions = webhook.flatMap(actionsOf);
     assert.ok(!webhookActions.some((a) => a.startsWith('sqs:Receive')), 'the webhook cannot consume queues');
     assert.ok(!webhookActions.includes('dynamodb:DeleteItem'));
+    // The sync log is written per SQS batch with BatchWriteItem (SyncLog.appendMany): every role that may
+    // write it must be allowed both calls.
+    for (const [name, role] of ofType('AWS::IAM::Role')) {
+      for (const statement of statementsOf(role)) {
+        if (!JSON.stringify(resourcesOf(statement)).includes('StateSyncLogTable')) continue;
+        const actions = actionsOf(statement);
+        if (!actions.includes('dynamodb:PutItem')) continue;
+        assert.ok(actions.includes('dynamodb:BatchWriteItem'), `${name}: BatchWriteItem on the sync log`);
+      }
+    }
     const writeBack = statementsOf(resources.CrmWriteBackRole).flatMap(resourcesOf);
     assert.ok(
       !JSON.stringify(writeBack).includes('StateLinksTable'),
