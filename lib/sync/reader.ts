@@ -347,8 +347,8 @@ export class CrmReader {
    * Up to `capacity` ids of other events of `apiName` whose reads this worker could claim. Concurrent
    * workers see the same oldest entries; each starts at a random point of the list and keeps claiming
    * further entries when others win, so together they cover as many events as their calls can hold.
+   * Returns the claimed records' ids, and when the newest of their events was received.
    */
-  /** Claim other events' reads; their record ids, and when the newest of those events was received. */
   async #takePendingReads(
     apiName: string,
     capacity: number,
