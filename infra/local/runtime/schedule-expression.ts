@@ -241,81 +241,22 @@ function dayMatches(fields: CronFields, year: number, month: number, day: number
  * undefined when it never fires again within {@link MAX_SEARCH_YEARS} years.
  */
 export function nextCronTime(fields: CronFields, afterMs: number): number | undefined {
-  const start = new Date(Math.floor(afterMs / MINUTE_MS) * MINUTE_MS + MINUTE_MS);
-  let year = start.getUTCFullYear();
-  let month = start.getUTCMonth() + 1;
-  let day = start.getUTCDate();
-  let hour = start.getUTCHours();
-  let minute = start.getUTCMinutes();
-  const lastYear = year + MAX_SEARCH_YEARS;
-  while (year <= lastYear) {
-    if (fields.years && !fields.years.has(year)) {
-      year++;
-      month = 1;
-      day = 1;
-      hour = 0;
-      minute = 0;
-      continue;
-    }
-    if (!fields.months.has(month)) {
-      month++;
-      if (month > 12) {
-        month = 1;
-        year++;
-      }
-      day = 1;
-      hour = 0;
-      minute = 0;
-      continue;
-    }
-    if (day > daysInMonth(year, month) || !dayMatches(fields, year, month, day)) {
-      day++;
-      if (day > daysInMonth(year, month)) {
-        day = 1;
-        month++;
-        if (month > 12) {
-          month = 1;
-          year++;
-        }
-      }
-      hour = 0;
-      minute = 0;
-      continue;
-    }
-    if (!fields.hours.has(hour)) {
-      hour++;
-      minute = 0;
-      if (hour > 23) {
-        hour = 0;
-        day++;
-        if (day > daysInMonth(year, month)) {
-          day = 1;
-          month++;
-          if (month > 12) {
-            month = 1;
-            year++;
-          }
-        }
-      }
-      continue;
-    }
-    for (let m = minute; m < 60; m++) {
-      if (fields.minutes.has(m)) return Date.UTC(year, month - 1, day, hour, m);
-    }
-    minute = 0;
-    hour++;
-    if (hour > 23) {
-      hour = 0;
-      day++;
-      if (day > daysInMonth(year, month)) {
-        day = 1;
-        month++;
-        if (month > 12) {
-          month = 1;
-          year++;
-        }
-      }
-    }
+  // One cursor in epoch ms; Date.UTC carries overflowing days, hours and months into the next unit, so
+  // skipping to "the next day" or "the next month" is one call.
+  let at = Math.floor(afterMs / MINUTE_MS) * MINUTE_MS + MINUTE_MS;
+  const endMs = Date.UTC(new Date(at).getUTCFullYear() + MAX_SEARCH_YEARS + 1, 0, 1);
+  while (at < endMs) {
+    const now = new Date(at);
+    const year = now.getUTCFullYear();
+    const month = now.getUTCMonth() + 1;
+    const day = now.getUTCDate();
+    const hour = now.getUTCHours();
+    if (fields.years && !fields.years.has(year)) at = Date.UTC(year + 1, 0, 1);
+    else if (!fields.months.has(month)) at = Date.UTC(year, month, 1);
+    else if (!dayMatches(fields, year, month, day)) at = Date.UTC(year, month - 1, day + 1);
+    else if (!fields.hours.has(hour)) at = Date.UTC(year, month - 1, day, hour + 1);
+    else if (!fields.minutes.has(now.getUTCMinutes())) at += MINUTE_MS;
+    else return at;
   }
   return undefined;
 }
