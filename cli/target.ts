@@ -218,15 +218,24 @@ export async function resolveTarget(
   return localTarget(io, operatorEnv);
 }
 
+/** Endpoint overrides as the SDK reads them: `AWS_ENDPOINT_URL_<SERVICE>`, else `AWS_ENDPOINT_URL`. */
+function endpointsOf(env: Record<string, string>): {
+  dynamodb: string | undefined;
+  sqs: string | undefined;
+  ssm: string | undefined;
+} {
+  return {
+    dynamodb: env.AWS_ENDPOINT_URL_DYNAMODB ?? env.AWS_ENDPOINT_URL,
+    sqs: env.AWS_ENDPOINT_URL_SQS ?? env.AWS_ENDPOINT_URL,
+    ssm: env.AWS_ENDPOINT_URL_SSM ?? env.AWS_ENDPOINT_URL,
+  };
+}
+
 function envTarget(env: Record<string, string>): StackTarget {
   const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'ap-east-1';
   const clients = buildClients({
     region,
-    endpoints: {
-      dynamodb: env.AWS_ENDPOINT_URL_DYNAMODB ?? env.AWS_ENDPOINT_URL,
-      sqs: env.AWS_ENDPOINT_URL_SQS ?? env.AWS_ENDPOINT_URL,
-      ssm: env.AWS_ENDPOINT_URL_SSM ?? env.AWS_ENDPOINT_URL,
-    },
+    endpoints: endpointsOf(env),
     credentials: staticCredentials(env),
   });
   return {
@@ -315,11 +324,7 @@ async function awsTarget(
   const wiring = wiringOf(definition);
   const clients = buildClients({
     region,
-    endpoints: {
-      dynamodb: operatorEnv.AWS_ENDPOINT_URL_DYNAMODB ?? operatorEnv.AWS_ENDPOINT_URL,
-      sqs: operatorEnv.AWS_ENDPOINT_URL_SQS ?? operatorEnv.AWS_ENDPOINT_URL,
-      ssm: operatorEnv.AWS_ENDPOINT_URL_SSM ?? operatorEnv.AWS_ENDPOINT_URL,
-    },
+    endpoints: endpointsOf(operatorEnv),
     credentials: staticCredentials(operatorEnv),
   });
   try {
