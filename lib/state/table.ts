@@ -80,13 +80,6 @@ function fromWireList(value: unknown): Item[] {
   return Array.isArray(value) ? value.map((entry) => unmarshall(entry as Wire)) : [];
 }
 
-/** Drop undefined members, as the SDK's serializer does (JSON.stringify would too; explicit is clearer). */
-function defined(input: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(input)) if (value !== undefined) out[key] = value;
-  return out;
-}
-
 /**
  * One table, wrapped once per store; every method maps DynamoDB failures to StateError. Requests go over
  * {@link dynamoWire} (the SDK client supplies credentials, region and endpoint; see wire.ts for why).
@@ -100,9 +93,9 @@ export class StateTable {
     this.#wire = dynamoWire(client);
   }
 
-  /** One operation with native values already converted. */
+  /** One operation with native values already converted (undefined members are left out by JSON). */
   async #call(operation: string, input: Record<string, unknown>): Promise<Record<string, unknown>> {
-    return await this.#wire.call(operation, defined(input));
+    return await this.#wire.call(operation, input);
   }
 
   /**

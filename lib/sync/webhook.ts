@@ -35,6 +35,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { asSyncError } from '../errors.ts';
 import { DEFAULT_PUSH_MAX_BODY_BYTES, receiveFxiaokePush } from '../fxiaoke/push-receiver.ts';
 import type { SyncConfig } from '../mappings/config.ts';
+import type { InboxReceipt } from '../state/inbox.ts';
 import { changeMessage } from './messages.ts';
 import type { QueueRole } from './queues.ts';
 import type { SyncRuntime } from './runtime.ts';
@@ -146,7 +147,7 @@ export async function handleWebhook(
     via: ev.via,
   });
   try {
-    let receipt: Awaited<ReturnType<typeof runtime.state.inbox.recordIfNew>>;
+    let receipt: InboxReceipt;
     if (ev.via === 'push' && ev.retryTimes === 0) {
       // A first delivery (Fxiaoke sets retryTimes only when it re-sends) is new but for a reused messageId:
       // record and queue it at once, so the acknowledgement waits for the slower of the two writes, not

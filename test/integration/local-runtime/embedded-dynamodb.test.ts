@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CreateTableCommand, DynamoDBClient, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { type EmbeddedDynamo, startEmbeddedDynamo } from '../../../infra/local/runtime/embedded-dynamodb.ts';
+import { FAKE_AWS } from '../../support/dynamodb.ts';
 
 const TABLE = 'priority-test';
-const FAKE_CREDENTIALS = { accessKeyId: 'FAKEACCESSKEY', secretAccessKey: 'fake-secret-for-tests' };
 
 describe('embedded DynamoDB priorities', () => {
   let dynamo: EmbeddedDynamo;
@@ -17,7 +17,7 @@ describe('embedded DynamoDB priorities', () => {
     const created = new DynamoDBClient({
       endpoint: dynamo.endpoint,
       region: 'us-east-1',
-      credentials: FAKE_CREDENTIALS,
+      credentials: { ...FAKE_AWS.credentials },
       userAgentAppId: appId,
     });
     clients.push(created);
