@@ -196,29 +196,7 @@ describe('fxk3 replay', () => {
   });
 
   it('a purchase order whose push failed: replayed in this process on request, pushed once', async () => {
-    const k3 = stack.k3Client();
-    const saved = await k3.save({
-      formId: 'PUR_PurchaseOrder',
-      model: {
-        FID: 0,
-        FBillTypeID: { FNUMBER: 'CGDD01_SYS' },
-        FDate: '2026-11-20',
-        FSupplierId: { FNumber: 'VEN00002' },
-        FPurchaseOrgId: { FNumber: '100' },
-        FPOOrderFinance: { FSettleCurrId: { FNumber: 'PRE001' } },
-        FPOOrderEntry: [
-          {
-            FMaterialId: { FNumber: 'WL0002' },
-            FUnitId: { FNumber: 'Pcs' },
-            FQty: 7,
-            FTaxPrice: 90.4,
-            FEntryTaxRate: 13,
-          },
-        ],
-      },
-    });
-    await k3.submit({ formId: 'PUR_PurchaseOrder', ids: [saved.id] });
-    await k3.audit({ formId: 'PUR_PurchaseOrder', ids: [saved.id] });
+    const saved = await stack.auditedPurchaseOrder(7);
     stack.k3.setFaults({ responseError: { operations: ['Push'], formIds: ['PUR_PurchaseOrder'] } });
     try {
       await stack.runPurchaseOrders(scheduledEvent());

@@ -433,6 +433,35 @@ export class SyncStack {
     return this.#k3Client;
   }
 
+  /** A new audited purchase order in the ERP (what a buyer does in K3): its FID and bill number. */
+  async auditedPurchaseOrder(quantity: number): Promise<{ id: string; number: string }> {
+    const k3 = this.k3Client();
+    const saved = await k3.save({
+      formId: 'PUR_PurchaseOrder',
+      model: {
+        FID: 0,
+        FBillTypeID: { FNUMBER: 'CGDD01_SYS' },
+        FDate: '2026-11-20',
+        FSupplierId: { FNumber: 'VEN00002' },
+        FPurchaseOrgId: { FNumber: '100' },
+        FPOOrderFinance: { FSettleCurrId: { FNumber: 'PRE001' } },
+        FPOOrderEntry: [
+          {
+            FMaterialId: { FNumber: 'WL0002' },
+            FUnitId: { FNumber: 'Pcs' },
+            FQty: quantity,
+            FTaxPrice: 90.4,
+            FEntryTaxRate: 13,
+          },
+        ],
+      },
+    });
+    await k3.submit({ formId: 'PUR_PurchaseOrder', ids: [saved.id] });
+    await k3.audit({ formId: 'PUR_PurchaseOrder', ids: [saved.id] });
+    if (!saved.number) throw new Error('the K3Cloud emulator saved a purchase order without a bill number');
+    return { id: saved.id, number: saved.number };
+  }
+
   /** Switch the handlers to another mapping config (plain data). */
   async useConfig(config: Record<string, unknown>): Promise<void> {
     const path = join(this.#tmp, `sync-${Date.now()}-${Math.random().toString(16).slice(2)}.yaml`);

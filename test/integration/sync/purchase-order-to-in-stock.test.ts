@@ -16,34 +16,8 @@ describe('purchase-order-to-in-stock (PUR_PurchaseOrder → STK_InStock)', () =>
     await stack?.close();
   });
 
-  /** A new audited purchase order in the ERP (what a buyer does in K3). */
-  async function auditedPurchaseOrder(quantity: number): Promise<string> {
-    const k3 = stack.k3Client();
-    const saved = await k3.save({
-      formId: 'PUR_PurchaseOrder',
-      model: {
-        FID: 0,
-        FBillTypeID: { FNUMBER: 'CGDD01_SYS' },
-        FDate: '2026-11-20',
-        FSupplierId: { FNumber: 'VEN00002' },
-        FPurchaseOrgId: { FNumber: '100' },
-        FPOOrderFinance: { FSettleCurrId: { FNumber: 'PRE001' } },
-        FPOOrderEntry: [
-          {
-            FMaterialId: { FNumber: 'WL0002' },
-            FUnitId: { FNumber: 'Pcs' },
-            FQty: quantity,
-            FTaxPrice: 90.4,
-            FEntryTaxRate: 13,
-          },
-        ],
-      },
-    });
-    await k3.submit({ formId: 'PUR_PurchaseOrder', ids: [saved.id] });
-    await k3.audit({ formId: 'PUR_PurchaseOrder', ids: [saved.id] });
-    assert.ok(saved.number);
-    return saved.number;
-  }
+  const auditedPurchaseOrder = async (quantity: number) =>
+    (await stack.auditedPurchaseOrder(quantity)).number;
 
   /** In-stock bills made from a purchase order (one row per bill; the query answers one per entry). */
   async function inStocksOf(billNo: string) {
