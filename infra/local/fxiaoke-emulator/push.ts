@@ -80,6 +80,7 @@ export class PushDispatcher {
   #counters = { sent: 0, acknowledged: 0, abandoned: 0 };
   #traces = new Map<string, PushTrace>();
   #closing = false;
+  #pumpScheduled = false;
   // Kept-alive connections to the callbacks, as a sender of many pushes keeps them. node:http rather than
   // fetch: measured with npm run bench, fetch (undici) was the largest item on the local stack's main
   // thread, which the emulator shares with the gateway and the queues.
@@ -112,13 +113,13 @@ export class PushDispatcher {
         },
       });
     }
-    this.#pump();
+    this.#schedulePump();
   }
 
   /** Re-queue pushes saved by a previous run; they go out as redeliveries when they had been tried. */
   restore(items: readonly PendingPush[]): void {
     for (const item of items) this.#queue.push({ ...item });
-    this.#pump();
+    this.#schedulePump();
   }
 
   counters(): PushCounters {
@@ -166,6 +167,21 @@ export class PushDispatcher {
     this.#agents.https.destroy();
     this.#notifySettled();
     return pending;
+  }
+
+  /**
+   * Start deliveries once the API call or import that queued the pushes has finished its turn, as a sender
+   * on its own machine would: a delivery started at once would have its acknowledgement clock running while
+   * this thread still creates the rest of an import (measured with `npm run bench`: the first eight pushes
+   * of a 1 000-record import "waited" 115–150 ms for the import itself, not for the receiver).
+   */
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    setImmediate(() => {
+      this.#pumpScheduled = false;
+      this.#pump();
+    });
   }
 
   #pump(): void {

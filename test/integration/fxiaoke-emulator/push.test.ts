@@ -231,4 +231,18 @@ describe('fxiaoke emulator: change push', () => {
     assert.equal(receiver.received.length, 30);
     assert.deepEqual(new Set(receiver.received.map((p) => p.event.dataId)), new Set(ids));
   });
+
+  it('an import is created whole before its pushes start (the acknowledgement clock times the receiver)', async () => {
+    const imported = emulator.importRecords({
+      apiName: 'AccountObj',
+      records: Array.from({ length: 20 }, (_, i) => ({ fields: { name: `导入客户 ${i}` } })),
+    });
+    // The import ran to its end in this turn; no delivery may have started during it, or its timing
+    // would include the import's own work on this thread.
+    assert.equal(emulator.stats().pushes.sent, 0);
+    const { ids } = await imported;
+    await emulator.pushesSettled();
+    assert.deepEqual(new Set(receiver.received.map((p) => p.event.dataId)), new Set(ids));
+    assert.equal(emulator.stats().pushes.acknowledged, 20);
+  });
 });
