@@ -17,11 +17,11 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { createDynaliteServer } from '../../infra/local/runtime/dynalite-server.ts';
 import { createStateTables, type StateTableNames } from '../../lib/state/tables.ts';
 
 export type DynamoEngine = 'dynalite' | 'dynamodb-local';
@@ -118,19 +118,11 @@ interface RunningEngine {
   stop(): Promise<void>;
 }
 
-interface DynaliteOptions {
-  createTableMs?: number;
-  deleteTableMs?: number;
-  updateTableMs?: number;
-  path?: string;
-}
-
 const require = createRequire(import.meta.url);
 
 async function startDynalite(): Promise<RunningEngine> {
-  // dynalite ships no type declarations; its factory returns a plain node:http Server.
-  const dynalite: (options: DynaliteOptions) => Server = require('dynalite');
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  // The local stack's own dynalite (with its table-definition cache), so the suites test what npm start runs.
+  const { server } = createDynaliteServer({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());

@@ -4,19 +4,12 @@
  * queue service and the emulators instead of sharing their event loop. Started and stopped by
  * `embedded-dynamodb.ts`.
  */
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
 import { z } from 'zod';
+import { createDynaliteServer } from './dynalite-server.ts';
 import { DYNAMODB_OPERATIONS } from './dynamodb-operations.ts';
 import { closeServer, listen } from './http-util.ts';
-
-interface DynaliteOptions {
-  path?: string;
-  createTableMs?: number;
-  deleteTableMs?: number;
-  updateTableMs?: number;
-}
 
 const port = parentPort;
 if (!port) throw new Error('dynamodb-thread.ts must run in a worker thread');
@@ -30,10 +23,7 @@ const data = z
     backgroundConcurrency: z.number().int().min(0).default(0),
   })
   .parse(workerData);
-const require = createRequire(import.meta.url);
-// dynalite ships no type declarations; its factory returns a plain node:http Server.
-const dynalite: (options: DynaliteOptions) => Server = require('dynalite');
-const server = dynalite({
+const { server } = createDynaliteServer({
   ...(data.dataDir ? { path: data.dataDir } : {}),
   createTableMs: 0,
   deleteTableMs: 0,
