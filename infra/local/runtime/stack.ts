@@ -23,10 +23,6 @@ import type { Env } from '../../../lib/env.ts';
 import { readFxiaokeConfig } from '../../../lib/fxiaoke/config.ts';
 import { readK3CloudConfig } from '../../../lib/k3cloud/config.ts';
 import { type Logger, silentLogger } from '../../../lib/log.ts';
-import type { FxiaokeEmulator } from '../fxiaoke-emulator/api.ts';
-import { startFxiaokeEmulator } from '../fxiaoke-emulator/server.ts';
-import type { K3CloudEmulator } from '../k3cloud-emulator/api.ts';
-import { startK3CloudEmulator } from '../k3cloud-emulator/server.ts';
 import { type RuntimeClock, systemClock } from './clock.ts';
 import { controlHandler } from './control.ts';
 import {
@@ -35,6 +31,7 @@ import {
   LOCAL_AWS_CREDENTIALS,
   startEmbeddedDynamo,
 } from './embedded-dynamodb.ts';
+import { startEmulatorThread, type ThreadEmulator } from './emulator-host.ts';
 import { LocalRuntimeError } from './errors.ts';
 import { type FakeSsm, startFakeSsm } from './fake-ssm.ts';
 import {
@@ -101,8 +98,8 @@ export interface LocalStack {
   /** The SSM prefix the settings were written under, if any function reads SSM. */
   readonly ssmPrefixes: readonly string[];
   readonly configPath: string | undefined;
-  readonly k3Emulator: K3CloudEmulator | undefined;
-  readonly fxEmulator: FxiaokeEmulator | undefined;
+  readonly k3Emulator: ThreadEmulator | undefined;
+  readonly fxEmulator: ThreadEmulator | undefined;
   /** Requests the embedded DynamoDB served since start, by operation. */
   dynamoOperations(): Record<string, number>;
   /** Stop everything (idempotent); resolves when data is on disk. */
@@ -178,55 +175,79 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await createStackTables(dynamo.client, definition, logger);
 
     // 4. Emulators (sandbox).
-    let k3Emulator: K3CloudEmulator | undefined;
-    let fxEmulator: FxiaokeEmulator | undefined;
-    if (mode.k3 === 'sandbox') {
+    // Each on a thread of its own: they stand in for other machines (see emulator-thread.ts).
+    // Started side by side (each loads its own modules); one that failed is reported once both settled.
+    const startEmulator = async (
+      name: string,
+      spec: Parameters<typeof startEmulatorThread>[0],
+      component: string,
+    ): Promise<ThreadEmulator> => {
+      const started = await startEmulatorThread(spec, logger.child({ component }));
+      closers.push({ name, close: () => started.close() });
+      return started;
+    };
+    const k3Starting = (async () => {
+      if (mode.k3 !== 'sandbox') return undefined;
       const k3 = readK3CloudConfig(env, { sandbox: true });
-      k3Emulator = await startK3CloudEmulator({
-        port: settings.k3EmulatorPort,
-        dataDir: join(settings.dataDir, 'k3cloud-emulator'),
-        identity: {
-          acctId: k3.acctId,
-          username: k3.username,
-          appId: k3.appId ?? '',
-          appSecret: k3.appSecret ?? '',
-          password: k3.password ?? '',
+      return startEmulator(
+        'k3cloud emulator',
+        {
+          kind: 'k3cloud',
+          options: {
+            port: settings.k3EmulatorPort,
+            dataDir: join(settings.dataDir, 'k3cloud-emulator'),
+            identity: {
+              acctId: k3.acctId,
+              username: k3.username,
+              appId: k3.appId ?? '',
+              appSecret: k3.appSecret ?? '',
+              password: k3.password ?? '',
+            },
+            loginSignAlgorithms: [k3.loginSignAlgorithm],
+            latencyMs: settings.emulators.k3LatencyMs,
+            controlEnabled: true,
+          },
         },
-        loginSignAlgorithms: [k3.loginSignAlgorithm],
-        latencyMs: settings.emulators.k3LatencyMs,
-        controlEnabled: true,
-        logger: logger.child({ component: 'k3cloud-emulator' }),
-      });
-      const started = k3Emulator;
-      closers.push({ name: 'k3cloud emulator', close: () => started.close() });
-    }
-    if (mode.fx === 'sandbox') {
+        'k3cloud-emulator',
+      );
+    })();
+    const fxStarting = (async () => {
+      if (mode.fx !== 'sandbox') return undefined;
       const fx = readFxiaokeConfig(env, { sandbox: true });
-      fxEmulator = await startFxiaokeEmulator({
-        port: settings.fxEmulatorPort,
-        dataDir: join(settings.dataDir, 'fxiaoke-emulator'),
-        identity: {
-          appId: fx.appId,
-          appSecret: fx.appSecret,
-          permanentCode: fx.permanentCode,
-          openUserId: fx.openUserId,
-          aesKey: fx.aesKey,
-          enterpriseAccount: fx.enterpriseAccount,
+      return startEmulator(
+        'fxiaoke emulator',
+        {
+          kind: 'fxiaoke',
+          options: {
+            port: settings.fxEmulatorPort,
+            dataDir: join(settings.dataDir, 'fxiaoke-emulator'),
+            identity: {
+              appId: fx.appId,
+              appSecret: fx.appSecret,
+              permanentCode: fx.permanentCode,
+              openUserId: fx.openUserId,
+              aesKey: fx.aesKey,
+              enterpriseAccount: fx.enterpriseAccount,
+            },
+            latencyMs: settings.emulators.fxLatencyMs,
+            rateLimit: settings.emulators.fxRateLimit,
+            ...(settings.emulators.fxPushRetryDelaysMs
+              ? { pushRetryDelaysMs: settings.emulators.fxPushRetryDelaysMs }
+              : {}),
+            ...(settings.emulators.fxPushConcurrency
+              ? { pushConcurrency: settings.emulators.fxPushConcurrency }
+              : {}),
+            controlEnabled: true,
+          },
         },
-        latencyMs: settings.emulators.fxLatencyMs,
-        rateLimit: settings.emulators.fxRateLimit,
-        ...(settings.emulators.fxPushRetryDelaysMs
-          ? { pushRetryDelaysMs: settings.emulators.fxPushRetryDelaysMs }
-          : {}),
-        ...(settings.emulators.fxPushConcurrency
-          ? { pushConcurrency: settings.emulators.fxPushConcurrency }
-          : {}),
-        controlEnabled: true,
-        logger: logger.child({ component: 'fxiaoke-emulator' }),
-      });
-      const started = fxEmulator;
-      closers.push({ name: 'fxiaoke emulator', close: () => started.close() });
-    }
+        'fxiaoke-emulator',
+      );
+    })();
+    const [k3Started, fxStarted] = await Promise.allSettled([k3Starting, fxStarting]);
+    if (k3Started.status === 'rejected') throw k3Started.reason;
+    if (fxStarted.status === 'rejected') throw fxStarted.reason;
+    const k3Emulator = k3Started.value;
+    const fxEmulator = fxStarted.value;
 
     // 5. Settings for the functions.
     const declaredConfigPath = definition.functions.find((f) => f.environment.SYNC_CONFIG_PATH)?.environment
