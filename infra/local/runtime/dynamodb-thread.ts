@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
 import { z } from 'zod';
 import { createDynaliteServer } from './dynalite-server.ts';
+import { DynamoAdmission } from './dynamodb-admission.ts';
 import { DYNAMODB_OPERATIONS } from './dynamodb-operations.ts';
 import { closeServer, listen } from './http-util.ts';
 
@@ -21,6 +22,7 @@ const data = z
     counters: z.instanceof(SharedArrayBuffer).optional(),
     priorityApps: z.array(z.string()).default([]),
     backgroundConcurrency: z.number().int().min(0).default(0),
+    busyBackgroundConcurrency: z.number().int().min(1).default(1),
   })
   .parse(workerData);
 const { server } = createDynaliteServer({
@@ -34,9 +36,10 @@ const { server } = createDynaliteServer({
 // serves them all, and a request takes several hops between this thread and libuv's pool (LevelDB), each
 // of which queues behind every other request in flight. So requests of the HTTP-triggered functions (their
 // SDK user agent carries `app/<function key>`, set by the local stack as AWS_SDK_UA_APP_ID) start at once,
-// and the others start `backgroundConcurrency` at a time, in arrival order. Measured with npm run bench
-// (1 000 customers, two cores): the webhook's PutItem served in p50 ~2 ms / p99 ~40 ms instead of
-// ~28 / ~100 ms, throughput unchanged.
+// and the others start `backgroundConcurrency` at a time, in arrival order — `busyBackgroundConcurrency` at a
+// time while a webhook request is in flight (dynamodb-admission.ts). Measured with npm run bench (1 000
+// customers, two cores): the webhook's PutItem served in p50 ~2 ms / p99 ~40 ms instead of ~28 / ~100 ms,
+// throughput unchanged; for the busy limit see docs/local-stack.md "Priorities".
 if (data.backgroundConcurrency > 0) {
   const handlers = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
   server.removeAllListeners('request');
@@ -49,28 +52,24 @@ if (data.backgroundConcurrency > 0) {
     const agents = `${req.headers['user-agent'] ?? ''} ${req.headers['x-amz-user-agent'] ?? ''}`;
     return agents.split(' ').some((token) => priority.has(token));
   };
-  const waiting: (() => void)[] = [];
-  let running = 0;
+  const admission = new DynamoAdmission({
+    idle: data.backgroundConcurrency,
+    busy: data.busyBackgroundConcurrency,
+  });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const whenAnswered = (end: () => void) => {
+      res.once('finish', end);
+      res.once('close', end);
+    };
     if (isPriority(req)) {
+      whenAnswered(admission.priority());
       serve(req, res);
       return;
     }
-    const start = () => {
-      running += 1;
-      let ended = false;
-      const end = () => {
-        if (ended) return;
-        ended = true;
-        running -= 1;
-        waiting.shift()?.();
-      };
-      res.once('finish', end);
-      res.once('close', end);
+    admission.background((end) => {
+      whenAnswered(end);
       serve(req, res);
-    };
-    if (running < data.backgroundConcurrency) start();
-    else waiting.push(start);
+    });
   });
 }
 

@@ -50,6 +50,8 @@ export async function startEmbeddedDynamo(options: {
   priorityApps?: readonly string[];
   /** Other requests served at a time (0 = no limit, the default). */
   backgroundConcurrency?: number;
+  /** … while a priority request is in flight (at least 1; default 1). */
+  busyBackgroundConcurrency?: number;
 }): Promise<EmbeddedDynamo> {
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
   const counters = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * DYNAMODB_OPERATIONS.length);
@@ -61,6 +63,7 @@ export async function startEmbeddedDynamo(options: {
       counters,
       priorityApps: [...(options.priorityApps ?? [])],
       backgroundConcurrency: options.backgroundConcurrency ?? 0,
+      busyBackgroundConcurrency: options.busyBackgroundConcurrency ?? 1,
     },
     execArgv: workerExecArgv(),
   });

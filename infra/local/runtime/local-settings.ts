@@ -56,6 +56,12 @@ const schema = z.object({
     .min(0, 'must be 0 (no limit) or more')
     .max(1_000)
     .default(4),
+  LOCAL_DYNAMODB_BACKGROUND_CONCURRENCY_BUSY: z.coerce
+    .number('must be a number')
+    .int('must be a whole number')
+    .min(1, 'must be at least 1 (the queues must keep moving)')
+    .max(1_000)
+    .default(1),
   LOCAL_SQS_MAX_CONCURRENCY: z.coerce
     .number('must be a number')
     .int()
@@ -118,6 +124,8 @@ export interface LocalSettings {
      * their turn, while requests of HTTP-triggered functions never wait. 0 = no limit.
      */
     dynamoBackgroundConcurrency: number;
+    /** The same limit while a request of an HTTP-triggered function is in flight (at least 1). */
+    dynamoBusyBackgroundConcurrency: number;
   };
   emulators: {
     k3LatencyMs: number;
@@ -168,6 +176,7 @@ export function readLocalSettings(env: Env, rootDir: string): LocalSettings {
     priorities: {
       backgroundNice: parsed.LOCAL_BACKGROUND_NICE,
       dynamoBackgroundConcurrency: parsed.LOCAL_DYNAMODB_BACKGROUND_CONCURRENCY,
+      dynamoBusyBackgroundConcurrency: parsed.LOCAL_DYNAMODB_BACKGROUND_CONCURRENCY_BUSY,
     },
     emulators: {
       k3LatencyMs: parsed.K3CLOUD_EMULATOR_LATENCY_MS,

@@ -162,6 +162,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       // The HTTP-triggered functions (the webhook) answer a caller who waits: their requests go first.
       priorityApps: definition.functions.filter((fn) => fn.httpRoutes.length > 0).map(sdkAppId),
       backgroundConcurrency: settings.priorities.dynamoBackgroundConcurrency,
+      busyBackgroundConcurrency: settings.priorities.dynamoBusyBackgroundConcurrency,
     });
     closers.push({ name: 'dynamodb', close: () => dynamo.close() });
     const ssm: FakeSsm = await startFakeSsm({
