@@ -122,6 +122,26 @@ export class PushDispatcher {
     this.#schedulePump();
   }
 
+  /**
+   * The subscription's callback moved (the local stack's gateway listens on another port after a restart):
+   * pushes queued or waiting for a retry that were addressed elsewhere go to `urls[0]` now — at once, since
+   * the old address was the reason a retry waits. Only when exactly one URL is configured; with several, which
+   * subscription an old URL belonged to is unknown, so nothing moves. Deliveries in flight finish as they are.
+   */
+  readdress(urls: readonly string[]): void {
+    const [target] = urls;
+    if (urls.length !== 1 || target === undefined) return;
+    for (const job of this.#queue) job.url = target;
+    for (const [job, timer] of this.#waiting) {
+      if (job.url === target) continue;
+      clearTimeout(timer);
+      this.#waiting.delete(job);
+      job.url = target;
+      this.#queue.push(job);
+    }
+    this.#schedulePump();
+  }
+
   counters(): PushCounters {
     return { ...this.#counters, pending: this.pendingCount };
   }

@@ -195,6 +195,11 @@ export async function startFxiaokeEmulator(options: FxiaokeEmulatorOptions = {})
     timeoutMs: options.pushTimeoutMs ?? 3_000,
     logger,
   });
+  // Pushes still pending (restored from the previous run, or waiting for a retry) follow the new callback.
+  const setCallbackUrls = (urls: string[]): void => {
+    callbackUrls = [...urls];
+    pushes.readdress(callbackUrls);
+  };
 
   if (store.isEmpty && options.seed !== false) seedDemoData(engine);
   const restoredPushes = parsePendingPushes(store.readAux(PENDING_PUSHES_FILE)) ?? [];
@@ -499,9 +504,7 @@ export async function startFxiaokeEmulator(options: FxiaokeEmulatorOptions = {})
         resetStats: emulator.resetStats,
         setFaults,
         faults: () => faults.spec,
-        setCallbackUrls: (urls) => {
-          callbackUrls = [...urls];
-        },
+        setCallbackUrls,
         callbackUrls: () => callbackUrls,
         edit,
         importRecords,
@@ -573,9 +576,7 @@ export async function startFxiaokeEmulator(options: FxiaokeEmulatorOptions = {})
       faults.resetCounts();
     },
     setFaults,
-    setCallbackUrls(urls) {
-      callbackUrls = [...urls];
-    },
+    setCallbackUrls,
     edit,
     importRecords,
     pushTraces: () => pushes.traces(),

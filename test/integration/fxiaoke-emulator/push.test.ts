@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { FxiaokeEmulator } from '../../../infra/local/fxiaoke-emulator/api.ts';
 import {
@@ -245,4 +247,39 @@ describe('fxiaoke emulator: change push', () => {
     assert.deepEqual(new Set(receiver.received.map((p) => p.event.dataId)), new Set(ids));
     assert.equal(emulator.stats().pushes.acknowledged, 20);
   });
+
+  it('pushes waiting for a retry follow a moved callback URL at once (a restarted stack listens elsewhere)', async () => {
+    // An address nothing listens on: the first delivery is refused and its retry would wait a minute.
+    const gone = createServer();
+    await new Promise<void>((resolve) => gone.listen(0, '127.0.0.1', resolve));
+    const { port } = gone.address() as AddressInfo;
+    await new Promise<void>((resolve) => gone.close(() => resolve()));
+    const moved = await startTestEmulator(clock, {
+      callbackUrls: [`http://127.0.0.1:${port}/webhooks/fxiaoke`],
+      pushRetryDelaysMs: [60_000],
+      tenantId: 590163,
+    });
+    try {
+      const id = String((await moved.listRecords('AccountObj'))[0]?._id);
+      await moved.edit({ apiName: 'AccountObj', id, fields: { remark: '换了地址 moved' } });
+      await until(() => moved.stats().pushes.sent === 1);
+      assert.equal(moved.stats().pushes.pending, 1, 'waiting for its retry');
+      moved.setCallbackUrls([receiver.url]);
+      await moved.pushesSettled();
+      const delivered = receiver.received.filter((p) => p.event.dataId === id);
+      assert.equal(delivered.length, 1);
+      assert.equal(delivered[0]?.event.retryTimes, 1, 'a redelivery of the refused push');
+      assert.deepEqual(moved.stats().pushes, { sent: 2, acknowledged: 1, abandoned: 0, pending: 0 });
+    } finally {
+      await moved.close();
+    }
+  });
 });
+
+/** Poll a condition every 5 ms (at most 5 s). */
+async function until(condition: () => boolean): Promise<void> {
+  for (let waited = 0; !condition(); waited += 5) {
+    if (waited > 5_000) throw new Error('condition not met within 5 s');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

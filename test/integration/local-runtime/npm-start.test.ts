@@ -326,6 +326,11 @@ describe('npm start (sandbox mode, child process)', () => {
       fields: { name: '停止时处理中的客户 In-flight Customer', account_level: '2', account_source: '1' },
     });
     await until('the customer event to be in flight', async () => {
+      // Ours, not only some other event (a held-over CRM echo): its push answered, so it is in the queue.
+      const traces = z
+        .array(z.looseObject({ dataId: z.string(), acknowledgedAtMs: z.number().optional() }))
+        .parse(await getJson(`${state.endpoints.fxiaoke}/__emulator/pushes`));
+      if (!traces.some((t) => t.dataId === inFlightId && t.acknowledgedAtMs !== undefined)) return undefined;
       const status = statusSchema.parse(await getJson(`${state.endpoints.gateway}/__local/status`));
       const queue = status.queues.find((q) => q.name.endsWith('-account-to-customer.fifo'));
       return queue && queue.inFlight > 0 ? queue : undefined;
