@@ -13,6 +13,7 @@ describe('npm run bench', () => {
     const report = await runBenchmark({
       customers: 20,
       orders: 10,
+      warmUp: 3,
       naive: 5,
       latencyMs: 0,
       pushConcurrency: undefined,
@@ -24,6 +25,14 @@ describe('npm run bench', () => {
     assert.equal(customers?.saved, 20, 'every customer reached the ERP');
     assert.equal(orders?.saved, 10, 'every order reached the ERP');
     assert.equal(report.naive.saved, 5);
+    assert.deepEqual(
+      report.warmUp.map((p) => [p.apiName, p.saved]),
+      [
+        ['AccountObj', 3],
+        ['SalesOrderObj', 3],
+      ],
+      'the warm-up synced its records first',
+    );
     assert.equal(report.stackExitCode, 0, 'the stack stopped cleanly');
     for (const phase of report.phases) {
       assert.ok(Number.isFinite(phase.eventsPerSecond));
@@ -40,6 +49,7 @@ describe('npm run bench', () => {
       'Fxiaoke calls per record',
       'peak RSS',
       'ours ÷ naive',
+      'warm-up on the cold stack',
     ]) {
       assert.ok(text.includes(figure), `the report prints "${figure}"`);
     }
