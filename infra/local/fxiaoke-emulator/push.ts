@@ -81,6 +81,8 @@ export class PushDispatcher {
   #traces = new Map<string, PushTrace>();
   #closing = false;
   #pumpScheduled = false;
+  /** The one callback URL set since start (see readdress), if any. */
+  #movedTo: string | undefined;
   // Kept-alive connections to the callbacks, as a sender of many pushes keeps them. node:http rather than
   // fetch: measured with npm run bench, fetch (undici) was the largest item on the local stack's main
   // thread, which the emulator shares with the gateway and the queues.
@@ -126,10 +128,12 @@ export class PushDispatcher {
    * The subscription's callback moved (the local stack's gateway listens on another port after a restart):
    * pushes queued or waiting for a retry that were addressed elsewhere go to `urls[0]` now — at once, since
    * the old address was the reason a retry waits. Only when exactly one URL is configured; with several, which
-   * subscription an old URL belonged to is unknown, so nothing moves. Deliveries in flight finish as they are.
+   * subscription an old URL belonged to is unknown, so nothing moves. A delivery in flight to an old address
+   * goes to the new one if it fails.
    */
   readdress(urls: readonly string[]): void {
     const [target] = urls;
+    this.#movedTo = urls.length === 1 ? target : undefined;
     if (urls.length !== 1 || target === undefined) return;
     for (const job of this.#queue) job.url = target;
     for (const [job, timer] of this.#waiting) {
@@ -277,6 +281,12 @@ export class PushDispatcher {
       trace.acknowledgedAtMs = clock();
       trace.ackMs = performance.now() - sentAtPerfMs;
       logger.debug('fxiaoke_emulator.push_acknowledged', fields);
+    } else if (this.#movedTo !== undefined && job.url !== this.#movedTo) {
+      // It was sent before the callback moved: the old address is why it failed, so it goes to the new one
+      // now (as queued and waiting pushes did), retries left or not.
+      logger.info('fxiaoke_emulator.push_failed_readdressed', { ...fields, outcome, url: this.#movedTo });
+      job.url = this.#movedTo;
+      this.#queue.push(job);
     } else if (job.deliveries > this.#options.retryDelaysMs.length) {
       this.#counters.abandoned += 1;
       trace.abandoned = true;

@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { FxiaokeEmulator } from '../../../infra/local/fxiaoke-emulator/api.ts';
+import { createLogger } from '../../../lib/log.ts';
 import {
   detailIdsOf,
   IDENTITY,
@@ -248,30 +249,60 @@ describe('fxiaoke emulator: change push', () => {
     assert.equal(emulator.stats().pushes.acknowledged, 20);
   });
 
-  it('pushes waiting for a retry follow a moved callback URL at once (a restarted stack listens elsewhere)', async () => {
+  /** An emulator whose callback is `url`, logging into `events`, retrying once after a minute. */
+  const emulatorCalling = async (url: string, events: string[]) =>
+    await startTestEmulator(clock, {
+      callbackUrls: [url],
+      pushRetryDelaysMs: [60_000],
+      pushTimeoutMs: 300,
+      tenantId: 590163,
+      logger: createLogger({ level: 'debug', write: (line) => events.push(String(JSON.parse(line).event)) }),
+    });
+  const movedPushReachesReceiver = async (moved: FxiaokeEmulator, id: string) => {
+    moved.setCallbackUrls([receiver.url]);
+    await moved.pushesSettled();
+    const delivered = receiver.received.filter((p) => p.event.dataId === id);
+    assert.equal(delivered.length, 1);
+    assert.equal(delivered[0]?.event.retryTimes, 1, 'a redelivery of the failed push');
+    assert.deepEqual(moved.stats().pushes, { sent: 2, acknowledged: 1, abandoned: 0, pending: 0 });
+  };
+
+  it('a push waiting for its retry follows a moved callback URL at once (a restarted stack listens elsewhere)', async () => {
     // An address nothing listens on: the first delivery is refused and its retry would wait a minute.
     const gone = createServer();
     await new Promise<void>((resolve) => gone.listen(0, '127.0.0.1', resolve));
     const { port } = gone.address() as AddressInfo;
     await new Promise<void>((resolve) => gone.close(() => resolve()));
-    const moved = await startTestEmulator(clock, {
-      callbackUrls: [`http://127.0.0.1:${port}/webhooks/fxiaoke`],
-      pushRetryDelaysMs: [60_000],
-      tenantId: 590163,
-    });
+    const events: string[] = [];
+    const moved = await emulatorCalling(`http://127.0.0.1:${port}/webhooks/fxiaoke`, events);
     try {
       const id = String((await moved.listRecords('AccountObj'))[0]?._id);
       await moved.edit({ apiName: 'AccountObj', id, fields: { remark: '换了地址 moved' } });
-      await until(() => moved.stats().pushes.sent === 1);
-      assert.equal(moved.stats().pushes.pending, 1, 'waiting for its retry');
-      moved.setCallbackUrls([receiver.url]);
-      await moved.pushesSettled();
-      const delivered = receiver.received.filter((p) => p.event.dataId === id);
-      assert.equal(delivered.length, 1);
-      assert.equal(delivered[0]?.event.retryTimes, 1, 'a redelivery of the refused push');
-      assert.deepEqual(moved.stats().pushes, { sent: 2, acknowledged: 1, abandoned: 0, pending: 0 });
+      await until(() => events.includes('fxiaoke_emulator.push_failed_will_retry'));
+      await movedPushReachesReceiver(moved, id);
     } finally {
       await moved.close();
+    }
+  });
+
+  it('a push in flight to the old callback URL goes to the new one when it fails', async () => {
+    // Accepts the connection and never answers: the delivery stays in flight until its 300 ms timeout.
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    const events: string[] = [];
+    const moved = await emulatorCalling(`http://127.0.0.1:${port}/webhooks/fxiaoke`, events);
+    try {
+      const id = String((await moved.listRecords('AccountObj'))[0]?._id);
+      await moved.edit({ apiName: 'AccountObj', id, fields: { remark: '途中换了地址 moved in flight' } });
+      await until(() => moved.stats().pushes.sent === 1);
+      assert.ok(!events.includes('fxiaoke_emulator.push_failed_will_retry'), 'still in flight');
+      await movedPushReachesReceiver(moved, id);
+      assert.ok(events.includes('fxiaoke_emulator.push_failed_readdressed'));
+    } finally {
+      await moved.close();
+      silent.closeAllConnections();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
     }
   });
 });
