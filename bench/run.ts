@@ -380,49 +380,32 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
       })),
     });
 
-    // Warm-up: a few changes of each kind through every path first (V8 compiles each function's code on
-    // first use, connections open, each flow's first batches), as on a stack that has been running. Its
-    // figures are printed on their own line and kept out of the measured ones and the targets.
-    const warmUp: PhaseFigures[] = [];
-    if (options.warmUp > 0) {
-      options.log(
-        `warm-up: ${options.warmUp} customers and ${options.orders > 0 ? options.warmUp : 0} orders…`,
-      );
-      const warmCustomers = await runPhase(
-        stack,
-        endpoints,
-        customerPhase('warm-up', options.warmUp),
-        options,
-      );
-      warmUp.push(warmCustomers.figures);
-      if (options.orders > 0) {
-        const warmOrders = await runPhase(
-          stack,
-          endpoints,
-          orderPhase('warm-up', options.warmUp, warmCustomers.ids),
-          options,
-        );
-        warmUp.push(warmOrders.figures);
-      }
-    }
-
-    const phases: PhaseFigures[] = [];
-    const customers = await runPhase(
-      stack,
-      endpoints,
-      customerPhase('customers', options.customers),
-      options,
-    );
-    phases.push(customers.figures);
-    if (options.orders > 0) {
+    /** Customers, then (unless there are none) orders for them: each phase's figures. */
+    const customersThenOrders = async (
+      names: [string, string],
+      customerCount: number,
+      orderCount: number,
+    ): Promise<PhaseFigures[]> => {
+      const customers = await runPhase(stack, endpoints, customerPhase(names[0], customerCount), options);
+      if (orderCount === 0) return [customers.figures];
       const orders = await runPhase(
         stack,
         endpoints,
-        orderPhase('orders', options.orders, customers.ids),
+        orderPhase(names[1], orderCount, customers.ids),
         options,
       );
-      phases.push(orders.figures);
+      return [customers.figures, orders.figures];
+    };
+    // Warm-up: a few changes of each kind through every path first (V8 compiles each function's code on
+    // first use, connections open, each flow's first batches), as on a stack that has been running. Its
+    // figures are printed on their own line and kept out of the measured ones and the targets.
+    let warmUp: PhaseFigures[] = [];
+    if (options.warmUp > 0) {
+      const orders = options.orders > 0 ? options.warmUp : 0;
+      options.log(`warm-up: ${options.warmUp} customers and ${orders} orders…`);
+      warmUp = await customersThenOrders(['warm-up', 'warm-up'], options.warmUp, orders);
     }
+    const phases = await customersThenOrders(['customers', 'orders'], options.customers, options.orders);
 
     options.log(`naive baseline: ${options.naive} records, one at a time (ValidateUser + Save each)…`);
     const naiveRun = await runNaiveBaseline({ url: endpoints.k3cloud, records: options.naive, runId: run });

@@ -11,6 +11,7 @@
  *   GET  /__emulator/requests            → the last requests received (operation, form, outcome; no bodies)
  *   GET  /__emulator/saved/<formId>?key=<field> → {<field value>: first-saved epoch ms} (see `savedTimes`)
  */
+import type { K3CloudConfig } from '../../../lib/k3cloud/config.ts';
 import type { Logger } from '../../../lib/log.ts';
 
 export interface K3EmulatorIdentity {
@@ -19,6 +20,17 @@ export interface K3EmulatorIdentity {
   appId: string;
   appSecret: string;
   password: string;
+}
+
+/** The identity an emulator accepts for a client configured with `config` (missing secrets accepted as empty). */
+export function identityOf(config: K3CloudConfig): K3EmulatorIdentity {
+  return {
+    acctId: config.acctId,
+    username: config.username,
+    appId: config.appId ?? '',
+    appSecret: config.appSecret ?? '',
+    password: config.password ?? '',
+  };
 }
 
 export interface K3CloudEmulatorOptions {

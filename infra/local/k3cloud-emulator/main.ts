@@ -17,6 +17,7 @@ import { parseEnv } from '../../../lib/env.ts';
 import { SyncError } from '../../../lib/errors.ts';
 import { readK3CloudConfig } from '../../../lib/k3cloud/config.ts';
 import { createLogger } from '../../../lib/log.ts';
+import { identityOf } from './api.ts';
 import {
   DEFAULT_K3CLOUD_EMULATOR_PORT,
   DEFAULT_SESSION_IDLE_TIMEOUT_MS,
@@ -48,13 +49,7 @@ async function main(): Promise<void> {
   const emulator = await startK3CloudEmulator({
     host: env.K3CLOUD_EMULATOR_HOST,
     port: env.K3CLOUD_EMULATOR_PORT,
-    identity: {
-      acctId: config.acctId,
-      username: config.username,
-      appId: config.appId ?? '',
-      appSecret: config.appSecret ?? '',
-      password: config.password ?? '',
-    },
+    identity: identityOf(config),
     ...(env.K3CLOUD_EMULATOR_DATA_DIR ? { dataDir: env.K3CLOUD_EMULATOR_DATA_DIR } : {}),
     latencyMs: env.K3CLOUD_EMULATOR_LATENCY_MS,
     sessionIdleTimeoutMs: env.K3CLOUD_EMULATOR_SESSION_IDLE_MS,

@@ -17,6 +17,7 @@ import type {
   K3EmulatorStats,
   K3FaultSpec,
 } from './api.ts';
+import { identityOf } from './api.ts';
 import {
   appDataSignature,
   DATA_CENTER_NAME,
@@ -142,14 +143,7 @@ interface RequestLogEntry {
 
 /** The identity the emulator accepts when none is given: the K3CLOUD_* variables with sandbox defaults. */
 export function identityFromEnv(env: NodeJS.ProcessEnv): K3EmulatorIdentity {
-  const config = readK3CloudConfig(env, { sandbox: true });
-  return {
-    acctId: config.acctId,
-    username: config.username,
-    appId: config.appId ?? '',
-    appSecret: config.appSecret ?? '',
-    password: config.password ?? '',
-  };
+  return identityOf(readK3CloudConfig(env, { sandbox: true }));
 }
 
 /**

@@ -23,6 +23,7 @@ import type { Env } from '../../../lib/env.ts';
 import { readFxiaokeConfig } from '../../../lib/fxiaoke/config.ts';
 import { readK3CloudConfig } from '../../../lib/k3cloud/config.ts';
 import { type Logger, silentLogger } from '../../../lib/log.ts';
+import { identityOf } from '../k3cloud-emulator/api.ts';
 import { type RuntimeClock, systemClock } from './clock.ts';
 import { controlHandler } from './control.ts';
 import {
@@ -197,13 +198,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           options: {
             port: settings.k3EmulatorPort,
             dataDir: join(settings.dataDir, 'k3cloud-emulator'),
-            identity: {
-              acctId: k3.acctId,
-              username: k3.username,
-              appId: k3.appId ?? '',
-              appSecret: k3.appSecret ?? '',
-              password: k3.password ?? '',
-            },
+            identity: identityOf(k3),
             loginSignAlgorithms: [k3.loginSignAlgorithm],
             latencyMs: settings.emulators.k3LatencyMs,
             controlEnabled: true,

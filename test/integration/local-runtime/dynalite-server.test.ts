@@ -17,11 +17,37 @@ import {
   QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { createDynaliteServer } from '../../../infra/local/runtime/dynalite-server.ts';
+import { createDynaliteServer, type DynaliteOptions } from '../../../infra/local/runtime/dynalite-server.ts';
 import { closeServer, listen } from '../../../infra/local/runtime/http-util.ts';
 import { localDynamoClient } from '../../support/dynamodb.ts';
 
 const TABLE = 'cache-test';
+
+/** A dynalite made by the local stack's factory, listening on a free port, with a client for it. */
+async function startEngine(options: DynaliteOptions) {
+  const made = createDynaliteServer(options);
+  const { origin } = await listen(made.server, '127.0.0.1', 0);
+  const client = localDynamoClient(origin);
+  return {
+    made,
+    client,
+    async close() {
+      client.destroy();
+      made.server.closeAllConnections();
+      await closeServer(made.server);
+    },
+  };
+}
+
+/** The name of the error a request ends with; undefined when it succeeds. */
+async function errorName(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.name : String(error);
+  }
+}
 
 describe('embedded DynamoDB: table definitions in memory', () => {
   let client: DynamoDBClient;
@@ -29,15 +55,9 @@ describe('embedded DynamoDB: table definitions in memory', () => {
   let tableCache = false;
 
   before(async () => {
-    const made = createDynaliteServer({ createTableMs: 50, deleteTableMs: 50, updateTableMs: 0 });
-    tableCache = made.tableCache;
-    const { origin } = await listen(made.server, '127.0.0.1', 0);
-    client = localDynamoClient(origin);
-    close = async () => {
-      client.destroy();
-      made.server.closeAllConnections();
-      await closeServer(made.server);
-    };
+    const engine = await startEngine({ createTableMs: 50, deleteTableMs: 50, updateTableMs: 0 });
+    ({ client, close } = engine);
+    tableCache = engine.made.tableCache;
   });
   after(async () => await close?.());
 
@@ -72,15 +92,6 @@ describe('embedded DynamoDB: table definitions in memory', () => {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   };
-  const errorName = async (promise: Promise<unknown>): Promise<string | undefined> => {
-    try {
-      await promise;
-      return undefined;
-    } catch (error) {
-      return error instanceof Error ? error.name : String(error);
-    }
-  };
-
   it('is active with the installed dynalite (its store has the shape the cache relies on)', () => {
     assert.equal(tableCache, true);
   });
@@ -130,15 +141,9 @@ describe('embedded DynamoDB: parsed expressions reused', () => {
   const TABLE_E = 'expression-test';
 
   before(async () => {
-    const made = createDynaliteServer({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-    expressionCache = made.expressionCache;
-    const { origin } = await listen(made.server, '127.0.0.1', 0);
-    client = localDynamoClient(origin);
-    close = async () => {
-      client.destroy();
-      made.server.closeAllConnections();
-      await closeServer(made.server);
-    };
+    const engine = await startEngine({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    ({ client, close } = engine);
+    expressionCache = engine.made.expressionCache;
     await client.send(
       new CreateTableCommand({
         TableName: TABLE_E,
@@ -155,15 +160,6 @@ describe('embedded DynamoDB: parsed expressions reused', () => {
     );
   });
   after(async () => await close?.());
-
-  const errorName = async (promise: Promise<unknown>): Promise<string | undefined> => {
-    try {
-      await promise;
-      return undefined;
-    } catch (error) {
-      return error instanceof Error ? error.name : String(error);
-    }
-  };
 
   it('is active with the installed dynalite', () => {
     assert.equal(expressionCache, true);
