@@ -117,12 +117,16 @@ function cachingParse(parse: Parse): Parse {
     }
     const namesAfter = new Set(Object.keys(context.unusedAttrNames ?? {}));
     const valuesAfter = new Set(Object.keys(context.unusedAttrVals ?? {}));
+    const values = { ...(context.attrVals ?? {}) };
+    const usedValues = valuesBefore.filter((name) => !valuesAfter.has(name));
     if (entries.size >= MAX_ENTRIES) entries = new Map();
     entries.set(key, {
-      tree,
-      values: { ...(context.attrVals ?? {}) },
+      // A copy, since dynalite may rework the tree it is given (a key condition written value-first is turned
+      // around in place); the value objects stay shared, as substitution finds them by identity.
+      tree: substitute(tree, new Map(usedValues.map((name) => [values[name], values[name]]))) as object,
+      values,
       usedNames: namesBefore.filter((name) => !namesAfter.has(name)),
-      usedValues: valuesBefore.filter((name) => !valuesAfter.has(name)),
+      usedValues,
       verified: false,
     });
     return tree;

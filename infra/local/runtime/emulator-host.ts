@@ -91,6 +91,12 @@ export async function startEmulatorThread(
     );
   }
   let closing: Promise<void> | undefined;
+  // After start, a thread that dies (an uncaught exception in the emulator) leaves the sandbox without that
+  // system: say so loudly rather than let every call to it fail unexplained.
+  worker.on('error', (error) => logger.error('local.emulator.crashed', { emulator: name, error }));
+  worker.once('exit', (code) => {
+    if (!closing) logger.error('local.emulator.exited', { emulator: name, code });
+  });
   return {
     url,
     setCallbackUrls(urls) {

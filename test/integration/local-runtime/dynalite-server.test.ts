@@ -229,6 +229,24 @@ describe('embedded DynamoDB: parsed expressions reused', () => {
           }),
         )
       ).Items?.map((item) => Number(item.sk?.N));
+    // Written value-first, which dynalite turns around in the parsed tree it is given.
+    const reversed = async (from: number) =>
+      (
+        await client.send(
+          new QueryCommand({
+            TableName: TABLE_E,
+            KeyConditionExpression: ':pk = #pk AND :from <= #sk',
+            ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
+            ExpressionAttributeValues: { ':pk': { S: 'q' }, ':from': { N: String(from) } },
+          }),
+        )
+      ).Items?.map((item) => Number(item.sk?.N));
+    for (const from of [5, 2, 4, 6, 1]) {
+      assert.deepEqual(
+        await reversed(from),
+        [1, 2, 3, 4, 5, 6].filter((sk) => sk >= from),
+      );
+    }
     assert.deepEqual(await query(1, 'red'), [2, 4, 6]);
     assert.deepEqual(await query(3, 'blue'), [3, 5]);
     assert.deepEqual(await query(4, 'red'), [4, 6]);
