@@ -7,7 +7,8 @@
  * 2. open the queue store and its SQS endpoint, the embedded DynamoDB (both under the data directory) and
  *    the SSM endpoint;
  * 3. read serverless.yml (queue URLs point at the local SQS endpoint) and create its queues and tables;
- * 4. in sandbox mode, start the K3Cloud and Fxiaoke emulators with their data under the data directory;
+ * 4. in sandbox mode, start the K3Cloud and Fxiaoke emulators, each on a thread of its own, with their data
+ *    under the data directory;
  * 5. hand the sync's settings to the functions (through SSM under their prefix, as in AWS);
  * 6. start one execution environment per function and load every handler (init errors show now);
  * 7. open the HTTP gateway, start the SQS pollers and the scheduler, point the Fxiaoke emulator's change
