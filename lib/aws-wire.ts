@@ -47,25 +47,39 @@ export const AWS_JSON_SERVICES = {
 
 type ServiceSpec = (typeof AWS_JSON_SERVICES)[keyof typeof AWS_JSON_SERVICES];
 
-const RETRYABLE_NAMES = new Set([
+/**
+ * AWS error names that mean "slow down": retried here with the longer backoff; `lib/state/errors.ts` reports them
+ * as throttled. One list for both, so what is retried and how it is reported cannot drift apart.
+ */
+export const THROTTLING_ERROR_NAMES: ReadonlySet<string> = new Set([
   'ProvisionedThroughputExceededException',
   'ThrottlingException',
   'RequestLimitExceeded',
   'RequestThrottled',
+  'LimitExceededException',
+]);
+/** … "the service failed this time": retried here; reported as unavailable. */
+export const TRANSIENT_ERROR_NAMES: ReadonlySet<string> = new Set([
   'InternalFailure',
   'InternalError',
   'InternalServerError',
   'ServiceUnavailable',
   'ServiceUnavailableException',
   'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutException',
 ]);
-const THROTTLE_NAMES = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'RequestThrottled',
+/** Socket errors of a request that may succeed when sent again: retried here; reported as unavailable. */
+export const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'UND_ERR_SOCKET',
 ]);
-const RETRYABLE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN']);
 
 /** An error the service answered (or a network failure), shaped like the SDK's service exceptions. */
 export class AwsWireError extends Error {
@@ -168,7 +182,7 @@ class SignedJsonWire implements AwsWire {
         return await this.#send(target, operation, body, attempt);
       } catch (error) {
         if (!(error instanceof AwsWireError) || attempt >= MAX_ATTEMPTS || !retryable(error)) throw error;
-        const base = THROTTLE_NAMES.has(error.name) ? THROTTLE_BACKOFF_BASE_MS : BACKOFF_BASE_MS;
+        const base = THROTTLING_ERROR_NAMES.has(error.name) ? THROTTLE_BACKOFF_BASE_MS : BACKOFF_BASE_MS;
         const ceiling = Math.min(BACKOFF_CAP_MS, base * 2 ** attempt);
         await new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
       }
@@ -322,8 +336,8 @@ function sha256(text: string): string {
 }
 
 function retryable(error: AwsWireError): boolean {
-  if (RETRYABLE_NAMES.has(error.name)) return true;
-  if (error.code !== undefined && RETRYABLE_CODES.has(error.code)) return true;
+  if (THROTTLING_ERROR_NAMES.has(error.name) || TRANSIENT_ERROR_NAMES.has(error.name)) return true;
+  if (error.code !== undefined && NETWORK_ERROR_CODES.has(error.code)) return true;
   return (error.$metadata.httpStatusCode ?? 0) >= 500;
 }
 

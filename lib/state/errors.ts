@@ -5,6 +5,8 @@
  * (`'duplicate'`, `'stale'`, `'busy'`, …). What reaches a caller as a {@link StateError} is a real failure of
  * the table (missing, throttled, unreachable) or a stored item we cannot read back.
  */
+
+import { NETWORK_ERROR_CODES, THROTTLING_ERROR_NAMES, TRANSIENT_ERROR_NAMES } from '../aws-wire.ts';
 import { SyncError } from '../errors.ts';
 
 export type StateErrorCode =
@@ -25,31 +27,11 @@ export type StateErrorCode =
 /** Base class of every error raised by `lib/state`. */
 export class StateError extends SyncError {}
 
-/** SDK exception names (stable across SDK versions; matching by name survives duplicated SDK copies). */
-const THROTTLE_NAMES = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'LimitExceededException',
-]);
-const UNAVAILABLE_NAMES = new Set([
-  'InternalServerError',
-  'ServiceUnavailable',
-  'ServiceUnavailableException',
+// Names rather than classes: stable across SDK versions, and they survive duplicated SDK copies. The
+// throttling, transient and network lists are the wire's own (lib/aws-wire.ts), which retries exactly those.
+const UNAVAILABLE_NAMES: ReadonlySet<string> = new Set([
+  ...TRANSIENT_ERROR_NAMES,
   'TransactionConflictException',
-  'TimeoutError',
-  'RequestTimeout',
-  'RequestTimeoutException',
-]);
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'UND_ERR_SOCKET',
 ]);
 const DENIED_NAMES = new Set([
   'AccessDeniedException',
@@ -95,7 +77,7 @@ export function toStateError(error: unknown, operation: string, table: string): 
       { kind: 'config', fault: 'ours', code: 'STATE_ACCESS_DENIED', remoteMessages, cause: error },
     );
   }
-  if (THROTTLE_NAMES.has(name)) {
+  if (THROTTLING_ERROR_NAMES.has(name)) {
     return new StateError(`DynamoDB 限流 / DynamoDB throttled the request (${where})`, {
       kind: 'throttled',
       fault: 'theirs',
@@ -104,7 +86,7 @@ export function toStateError(error: unknown, operation: string, table: string): 
       cause: error,
     });
   }
-  if (UNAVAILABLE_NAMES.has(name) || NETWORK_CODES.has(errorCode(error)) || name === 'AbortError') {
+  if (UNAVAILABLE_NAMES.has(name) || NETWORK_ERROR_CODES.has(errorCode(error)) || name === 'AbortError') {
     return new StateError(`DynamoDB 暂时不可用 / DynamoDB is temporarily unavailable (${where})`, {
       kind: 'transient',
       fault: 'theirs',
