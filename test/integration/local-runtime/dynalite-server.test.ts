@@ -17,6 +17,7 @@ import {
   QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { reusedParses } from '../../../infra/local/runtime/dynalite-expressions.ts';
 import { createDynaliteServer, type DynaliteOptions } from '../../../infra/local/runtime/dynalite-server.ts';
 import { closeServer, listen } from '../../../infra/local/runtime/http-util.ts';
 import { localDynamoClient } from '../../support/dynamodb.ts';
@@ -184,7 +185,10 @@ describe('embedded DynamoDB: parsed expressions reused', () => {
         ),
       );
     const outcomes: (string | undefined)[] = [];
+    const reusedBefore = reusedParses();
     for (const v of [6, 3, 7, 4, 9, 9, 12, 1, 13]) outcomes.push(await raise(v));
+    // Two parses each (update, condition); the first two requests are parsed for real and checked.
+    assert.ok(reusedParses() - reusedBefore >= 10, 'the parses were reused');
     const failed = 'ConditionalCheckFailedException';
     assert.deepEqual(outcomes, [
       undefined,
