@@ -2,13 +2,19 @@
  * The embedded engine's additions (infra/local/runtime/dynalite-server.ts): with table definitions in memory,
  * item requests always follow the table's current definition — after it is deleted and recreated with another
  * key — and a table being created or deleted is answered as dynalite answers it; with parsed expressions
- * reused (dynalite-expressions.ts), every request is decided by its own values and refused as dynalite would.
+ * reused (dynalite-expressions.ts), every request is decided by its own values and refused as dynalite would;
+ * with an item and its index entries written in one batch (dynalite-batching.ts), the indexes answer exactly
+ * what the items say, and index entries are never dropped, even when an item write does not follow.
  */
+
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
 import {
   type AttributeValue,
+  BatchWriteItemCommand,
   CreateTableCommand,
+  DeleteItemCommand,
   DeleteTableCommand,
   DescribeTableCommand,
   type DynamoDBClient,
@@ -17,6 +23,7 @@ import {
   QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { batchedItemWrites, batchItemWrites } from '../../../infra/local/runtime/dynalite-batching.ts';
 import { reusedParses } from '../../../infra/local/runtime/dynalite-expressions.ts';
 import { createDynaliteServer, type DynaliteOptions } from '../../../infra/local/runtime/dynalite-server.ts';
 import { closeServer, listen } from '../../../infra/local/runtime/http-util.ts';
@@ -310,5 +317,193 @@ describe('embedded DynamoDB: parsed expressions reused', () => {
       'ValidationException',
       'size() of a number is refused, whatever came before',
     );
+  });
+});
+
+describe('embedded DynamoDB: an item and its index entries in one write', () => {
+  let client: DynamoDBClient;
+  let close: () => Promise<void>;
+  let itemBatching = false;
+  const TABLE_B = 'batch-test';
+
+  before(async () => {
+    const engine = await startEngine({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    ({ client, close } = engine);
+    itemBatching = engine.made.itemBatching;
+    await client.send(
+      new CreateTableCommand({
+        TableName: TABLE_B,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+          { AttributeName: 'colour', AttributeType: 'S' },
+          { AttributeName: 'rank', AttributeType: 'N' },
+        ],
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: 'byColour',
+            KeySchema: [{ AttributeName: 'colour', KeyType: 'HASH' }],
+            Projection: { ProjectionType: 'KEYS_ONLY' },
+          },
+        ],
+        LocalSecondaryIndexes: [
+          {
+            IndexName: 'byRank',
+            KeySchema: [
+              { AttributeName: 'pk', KeyType: 'HASH' },
+              { AttributeName: 'rank', KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
+      }),
+    );
+  });
+  after(async () => await close?.());
+
+  /** The sort keys the colour index lists for a colour. */
+  const byColour = async (colour: string) =>
+    (
+      await client.send(
+        new QueryCommand({
+          TableName: TABLE_B,
+          IndexName: 'byColour',
+          KeyConditionExpression: 'colour = :c',
+          ExpressionAttributeValues: { ':c': { S: colour } },
+        }),
+      )
+    ).Items?.map((item) => item.sk?.S)
+      .sort()
+      .join(',');
+  /** The sort keys of partition `p`, in rank order, with their colour as the rank index holds it. */
+  const byRank = async () =>
+    (
+      await client.send(
+        new QueryCommand({
+          TableName: TABLE_B,
+          IndexName: 'byRank',
+          KeyConditionExpression: 'pk = :p',
+          ExpressionAttributeValues: { ':p': { S: 'p' } },
+        }),
+      )
+    ).Items?.map((item) => `${item.sk?.S}:${item.colour?.S ?? '-'}`).join(',');
+
+  it('is active with the installed dynalite', () => {
+    assert.equal(itemBatching, true);
+  });
+
+  it('puts, updates (moving and dropping index keys), deletes and batch writes leave the indexes matching the items', async () => {
+    const before = batchedItemWrites();
+    const put = (sk: string, colour: string, rank: number) =>
+      client.send(
+        new PutItemCommand({
+          TableName: TABLE_B,
+          Item: { pk: { S: 'p' }, sk: { S: sk }, colour: { S: colour }, rank: { N: String(rank) } },
+        }),
+      );
+    await put('a', 'red', 3);
+    await put('b', 'red', 1);
+    await put('c', 'blue', 2);
+    assert.equal(await byColour('red'), 'a,b');
+    assert.equal(await byColour('blue'), 'c');
+    assert.equal(await byRank(), 'b:red,c:blue,a:red');
+
+    // Move a from red to blue and to the front; take b out of the colour index (sparse).
+    await client.send(
+      new UpdateItemCommand({
+        TableName: TABLE_B,
+        Key: { pk: { S: 'p' }, sk: { S: 'a' } },
+        UpdateExpression: 'SET colour = :c, #r = :r',
+        ExpressionAttributeNames: { '#r': 'rank' },
+        ExpressionAttributeValues: { ':c': { S: 'blue' }, ':r': { N: '0' } },
+      }),
+    );
+    await client.send(
+      new UpdateItemCommand({
+        TableName: TABLE_B,
+        Key: { pk: { S: 'p' }, sk: { S: 'b' } },
+        UpdateExpression: 'REMOVE colour',
+      }),
+    );
+    assert.equal(await byColour('red'), '');
+    assert.equal(await byColour('blue'), 'a,c');
+    assert.equal(await byRank(), 'a:blue,b:-,c:blue');
+
+    // A put over an existing item replaces its index entries.
+    await put('c', 'green', 9);
+    assert.equal(await byColour('blue'), 'a');
+    assert.equal(await byColour('green'), 'c');
+
+    await client.send(new DeleteItemCommand({ TableName: TABLE_B, Key: { pk: { S: 'p' }, sk: { S: 'a' } } }));
+    assert.equal(await byColour('blue'), '');
+    assert.equal(await byRank(), 'b:-,c:green');
+
+    await client.send(
+      new BatchWriteItemCommand({
+        RequestItems: {
+          [TABLE_B]: [
+            { DeleteRequest: { Key: { pk: { S: 'p' }, sk: { S: 'c' } } } },
+            {
+              PutRequest: {
+                Item: { pk: { S: 'p' }, sk: { S: 'd' }, colour: { S: 'green' }, rank: { N: '5' } },
+              },
+            },
+          ],
+        },
+      }),
+    );
+    assert.equal(await byColour('green'), 'd');
+    assert.equal(await byRank(), 'b:-,d:green');
+    // 3 puts, 2 updates, 1 put, 1 delete, 2 batch items: every one wrote an index entry with its item.
+    assert.equal(batchedItemWrites() - before, 9);
+  });
+
+  it('writes the index entries on their own when no item write follows inside the callback', async () => {
+    // A store made by dynalite's own factory, in memory: the module's callback contract, not the HTTP path.
+    const require = createRequire(import.meta.url);
+    const db = require('dynalite/db');
+    const store = db.create({});
+    assert.equal(batchItemWrites(db, store), true);
+    const table = {
+      TableName: 'loose',
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'colour', AttributeType: 'S' },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'byColour',
+          KeySchema: [{ AttributeName: 'colour', KeyType: 'HASH' }],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+    };
+    const item = { pk: { S: 'x' }, colour: { S: 'red' } };
+    const before = batchedItemWrites();
+    await new Promise<void>((resolve, reject) =>
+      db.updateIndexes(store, table, undefined, item, (error?: unknown) =>
+        error ? reject(error) : resolve(),
+      ),
+    );
+    // The index entry was written without its item; find it through dynalite's own index scan.
+    const indexDb = store.getIndexDb('Global', 'loose', 'byColour');
+    const values: unknown[] = [];
+    for (let attempt = 0; attempt < 50 && values.length === 0; attempt += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      await new Promise<void>((resolve, reject) => {
+        const stream = indexDb.createValueStream({});
+        stream.on('data', (value: unknown) => values.push(value));
+        stream.on('error', reject);
+        stream.on('end', () => resolve());
+      });
+    }
+    assert.deepEqual(values, [item]);
+    assert.equal(batchedItemWrites(), before, 'nothing was batched');
   });
 });
