@@ -2,8 +2,9 @@
  * dynalite, the embedded DynamoDB engine, made once for the local stack (`dynamodb-thread.ts`) and the tests
  * (`test/support/dynamodb.ts`), so both run the same engine.
  *
- * Three additions: parsed expressions are reused (dynalite-expressions.ts), an item and its index entries are
- * written in one batch (dynalite-batching.ts), and table definitions are kept in memory. dynalite reads a table's definition from LevelDB at
+ * Four additions: parsed expressions are reused (dynalite-expressions.ts), LevelDB reads are answered on the
+ * engine's thread and an item and its index entries are written in one batch (dynalite-storage.ts), and table
+ * definitions are kept in memory. dynalite reads a table's definition from LevelDB at
  * the start of every item request (GetItem, PutItem, UpdateItem, Query, …): one more trip through libuv's
  * thread pool and back per request, on the thread every sync step waits for. Measured with `npm run bench`
  * (V8 profile of this thread, 1 000 customers + 1 000 orders): those reads were ~11 % of the thread's CPU.
@@ -20,8 +21,8 @@
  */
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
-import { batchItemWrites } from './dynalite-batching.ts';
 import { cacheExpressionParses } from './dynalite-expressions.ts';
+import { batchItemWrites, readOnEngineThread } from './dynalite-storage.ts';
 
 export interface DynaliteOptions {
   /** LevelDB directory; in memory when absent. */
@@ -37,8 +38,10 @@ export interface DynaliteServer {
   tableCache: boolean;
   /** Whether parsed expressions are reused (dynalite-expressions.ts; false: its parsers have another shape). */
   expressionCache: boolean;
-  /** Whether an item and its index entries are written in one batch (dynalite-batching.ts). */
+  /** Whether an item and its index entries are written in one batch (dynalite-storage.ts). */
   itemBatching: boolean;
+  /** Whether LevelDB reads are answered on the engine's thread (dynalite-storage.ts). */
+  engineThreadReads: boolean;
 }
 
 type Callback = (error: unknown, value?: unknown) => void;
@@ -146,10 +149,11 @@ export function createDynaliteServer(options: DynaliteOptions): DynaliteServer {
   if (typeof create !== 'function') {
     const server = dynalite(options);
     keepConnections(server);
-    return { server, tableCache: false, expressionCache, itemBatching: false };
+    return { server, tableCache: false, expressionCache, itemBatching: false, engineThreadReads: false };
   }
   let tableCache = false;
   let itemBatching = false;
+  let engineThreadReads = false;
   db.create = (...args: unknown[]) => {
     const store: unknown = create(...args);
     if (isStore(store)) {
@@ -157,6 +161,7 @@ export function createDynaliteServer(options: DynaliteOptions): DynaliteServer {
       tableCache = true;
     }
     itemBatching = batchItemWrites(db, store);
+    engineThreadReads = readOnEngineThread(store);
     return store;
   };
   let server: Server;
@@ -166,5 +171,5 @@ export function createDynaliteServer(options: DynaliteOptions): DynaliteServer {
     db.create = create;
   }
   keepConnections(server);
-  return { server, tableCache, expressionCache, itemBatching };
+  return { server, tableCache, expressionCache, itemBatching, engineThreadReads };
 }

@@ -3,12 +3,16 @@
  * item requests always follow the table's current definition — after it is deleted and recreated with another
  * key — and a table being created or deleted is answered as dynalite answers it; with parsed expressions
  * reused (dynalite-expressions.ts), every request is decided by its own values and refused as dynalite would;
- * with an item and its index entries written in one batch (dynalite-batching.ts), the indexes answer exactly
- * what the items say, and index entries are never dropped, even when an item write does not follow.
+ * with reads answered on the engine's thread and an item and its index entries written in one batch
+ * (dynalite-storage.ts), the indexes answer exactly what the items say, index entries are never dropped, even
+ * when an item write does not follow, and a read while the database is still opening is answered.
  */
 
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   type AttributeValue,
@@ -23,9 +27,14 @@ import {
   QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { batchedItemWrites, batchItemWrites } from '../../../infra/local/runtime/dynalite-batching.ts';
 import { reusedParses } from '../../../infra/local/runtime/dynalite-expressions.ts';
 import { createDynaliteServer, type DynaliteOptions } from '../../../infra/local/runtime/dynalite-server.ts';
+import {
+  batchedItemWrites,
+  batchItemWrites,
+  engineThreadReads,
+  readOnEngineThread,
+} from '../../../infra/local/runtime/dynalite-storage.ts';
 import { closeServer, listen } from '../../../infra/local/runtime/http-util.ts';
 import { localDynamoClient } from '../../support/dynamodb.ts';
 
@@ -320,16 +329,18 @@ describe('embedded DynamoDB: parsed expressions reused', () => {
   });
 });
 
-describe('embedded DynamoDB: an item and its index entries in one write', () => {
+describe('embedded DynamoDB: reads on the engine thread, an item and its index entries in one write', () => {
   let client: DynamoDBClient;
   let close: () => Promise<void>;
   let itemBatching = false;
+  let syncReads = false;
   const TABLE_B = 'batch-test';
 
   before(async () => {
     const engine = await startEngine({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
     ({ client, close } = engine);
     itemBatching = engine.made.itemBatching;
+    syncReads = engine.made.engineThreadReads;
     await client.send(
       new CreateTableCommand({
         TableName: TABLE_B,
@@ -395,10 +406,12 @@ describe('embedded DynamoDB: an item and its index entries in one write', () => 
 
   it('is active with the installed dynalite', () => {
     assert.equal(itemBatching, true);
+    assert.equal(syncReads, true);
   });
 
   it('puts, updates (moving and dropping index keys), deletes and batch writes leave the indexes matching the items', async () => {
     const before = batchedItemWrites();
+    const readsBefore = engineThreadReads();
     const put = (sk: string, colour: string, rank: number) =>
       client.send(
         new PutItemCommand({
@@ -461,6 +474,37 @@ describe('embedded DynamoDB: an item and its index entries in one write', () => 
     assert.equal(await byRank(), 'b:-,d:green');
     // 3 puts, 2 updates, 1 put, 1 delete, 2 batch items: every one wrote an index entry with its item.
     assert.equal(batchedItemWrites() - before, 9);
+    // Each of those changes read its old item (plus the table definitions the cache had not seen).
+    assert.ok(engineThreadReads() - readsBefore >= 9, 'item reads were answered on the engine thread');
+  });
+
+  it('answers a read made while the database is still opening, and on the engine thread once it is open', async () => {
+    const require = createRequire(import.meta.url);
+    const db = require('dynalite/db');
+    const dir = mkdtempSync(join(tmpdir(), 'dynalite-reads-'));
+    const store = db.create({ path: dir });
+    try {
+      assert.equal(readOnEngineThread(store), true);
+      assert.notEqual(store.db.status, 'open', 'LevelDB opens asynchronously');
+      const read = (key: string) =>
+        new Promise<unknown>((resolve, reject) =>
+          store.db.get(key, (error: unknown, value?: unknown) => (error ? reject(error) : resolve(value))),
+        );
+      const before = engineThreadReads();
+      assert.equal(await read('missing'), undefined, 'answered by dynalite’s own read while opening');
+      assert.equal(engineThreadReads(), before);
+      await new Promise<void>((resolve, reject) =>
+        store.db.batch([{ type: 'put', key: 'k', value: { v: 1 } }], (error?: unknown) =>
+          error ? reject(error) : resolve(),
+        ),
+      );
+      assert.deepEqual(await read('k'), { v: 1 });
+      assert.equal(await read('missing'), undefined);
+      assert.equal(engineThreadReads() - before, 2);
+    } finally {
+      await store.db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('writes the index entries on their own when no item write follows inside the callback', async () => {

@@ -1,32 +1,40 @@
 /**
- * One LevelDB write per item change in the embedded DynamoDB engine (dynalite): the item and its index
- * entries land in a single atomic batch.
+ * How the embedded DynamoDB engine (dynalite) uses its LevelDB, changed in two ways for the one thread every
+ * sync step waits for: item reads are answered on that thread, and an item and its index entries are written
+ * in one atomic batch.
  *
- * dynalite writes an item change (PutItem, UpdateItem, DeleteItem, each put or delete of BatchWriteItem) in
- * up to three rounds after reading the old item: the index entries that go away, then the new index
- * entries, then the item — each round a trip through libuv's thread pool and back to the engine's thread,
- * which under load means waiting for a core each time. Most of the sync's tables have indexes (inbox 1,
- * links 3, sync log 2), so most writes took three rounds. Measured with `npm run bench` (webhook timings,
- * 1 000 customers): the webhook's inbox PutItem — read, index entry, item — set the acknowledgement's tail
- * (18–31 ms of the worst pushes' 26–36 ms inside the stack).
+ * Why. Every LevelDB call of dynalite went through libuv's thread pool and back: the engine thread wakes a
+ * pool thread, which on a busy two-core machine takes the core, and the answer waits for the engine's event
+ * loop again. An item change (PutItem, UpdateItem, DeleteItem, each put or delete of BatchWriteItem) made up
+ * to four such trips in a row: read the old item, delete the index entries that go away, put the new ones,
+ * put the item. Most of the sync's tables have indexes (inbox 1, links 3, sync log 2). Measured with
+ * `npm run bench` (webhook timings, 1 000 customers): the webhook's inbox PutItem — read, index entry, item —
+ * set the acknowledgement's tail (18–31 ms of the worst pushes' 26–36 ms inside the stack), and in a V8
+ * profile of the engine thread the calls into LevelDB's get and write were its largest entries.
  *
- * Batched, a change is one read and one write, and a crash can no longer leave an index entry without its
- * item (or the reverse) — LevelDB applies a batch whole or not at all.
+ * Reads. An item read (`store.db.get`, which every item action starts with) uses LevelDB's synchronous get
+ * (`getSync`, classic-level 3): the data of a local stack sits in LevelDB's cache or the OS page cache, so
+ * a read takes microseconds on the engine thread instead of a trip through the pool. The answer is still
+ * delivered asynchronously, as dynalite's actions expect. When the database is not open (starting, closing)
+ * or the synchronous read fails, the read goes dynalite's own way, so its errors are dynalite's.
  *
- * How. dynalite calls `db.updateIndexes(store, table, oldItem, newItem, callback)` and, in that callback,
- * `itemDb.put(key, newItem)` (or `itemDb.del(key)` when there is no new item), under the item's lock. The
- * replacement works out the index writes the same way (dynalite's own `getIndexActions`), and calls back
- * with them "armed"; the item write made synchronously inside that callback, for that very item object, takes
- * them into its batch. Anything else — no write inside the callback, a write of another item — finds nothing
- * armed for it, and the armed index writes are then written on their own at once, as dynalite would have,
- * so nothing is lost whatever the actions do; only the saving is.
+ * Writes. Batched, an item change is one read and one write, and a crash can no longer leave an index entry
+ * without its item (or the reverse) — LevelDB applies a batch whole or not at all. dynalite calls
+ * `db.updateIndexes(store, table, oldItem, newItem, callback)` and, in that callback, `itemDb.put(key,
+ * newItem)` (or `itemDb.del(key)` when there is no new item), under the item's lock. The replacement works
+ * out the index writes the same way (dynalite's own `getIndexActions`), and calls back with them "armed"; the
+ * item write made synchronously inside that callback, for that very item object, takes them into its batch.
+ * Anything else — no write inside the callback, a write of another item — finds nothing armed for it, and
+ * the armed index writes are then written on their own at once, as dynalite would have, so nothing is lost
+ * whatever the actions do; only the saving is.
  *
  * ASSUMPTION (dynalite 4.0.0's internals, undocumented): `require('dynalite/db')` exports `updateIndexes`
- * and `getIndexActions`, actions call them through that module object, and the store keeps items under
- * `item-<table>~<key>` and index entries under `index-<local|global>~<table>~<index>~<key>` of one LevelDB
- * (`store.db`, callback-style `batch`). The key layout is checked when a store is made, by capturing what the
- * store's own sub-databases would write; if it differs, batching stays off and the engine runs as shipped
- * ({@link batchedItemWrites} tells how many changes were batched).
+ * and `getIndexActions`, actions call them through that module object, the store's `db` is the LevelDB
+ * (abstract-level 3, JSON values) with dynalite's callback-style `get` and `batch` put over it, and items
+ * and index entries are kept under `item-<table>~<key>` and `index-<local|global>~<table>~<index>~<key>`.
+ * The key layout is checked when a store is made, by capturing what the store's own sub-databases would
+ * write; if anything differs, that part stays off and the engine runs as shipped ({@link batchedItemWrites}
+ * and {@link engineThreadReads} count what was done).
  */
 
 type Callback = (error?: unknown) => void;
@@ -56,7 +64,14 @@ interface SubDb {
 }
 
 export interface BatchingStore {
-  db: { batch: (operations: BatchOperation[], callback: Callback) => unknown };
+  db: {
+    batch: (operations: BatchOperation[], callback: Callback) => unknown;
+    get: (key: string, callback?: (error: unknown, value?: unknown) => void) => unknown;
+    getSync?: (key: string) => unknown;
+    status?: string;
+    supports?: { getSync?: boolean };
+  };
+  lifecycleManager?: { getState?: () => string };
   getItemDb: (tableName: string) => SubDb;
   getIndexDb: (indexType: string, tableName: string, indexName: string) => SubDb;
 }
@@ -90,11 +105,17 @@ interface Armed {
 const stores = new WeakSet<object>();
 let armed: Armed | undefined;
 let batched = 0;
+let syncReads = 0;
 let installed = false;
 
 /** Item changes written as one batch so far (this thread); tests read it to see batching is active. */
 export function batchedItemWrites(): number {
   return batched;
+}
+
+/** Item reads answered on the engine thread so far (this thread). */
+export function engineThreadReads(): number {
+  return syncReads;
 }
 
 function itemPrefix(tableName: string): string {
@@ -116,6 +137,7 @@ function isStore(value: unknown): value is BatchingStore {
   const store = value as Partial<BatchingStore>;
   return (
     typeof store.db?.batch === 'function' &&
+    typeof store.db.get === 'function' &&
     typeof store.getItemDb === 'function' &&
     typeof store.getIndexDb === 'function'
   );
@@ -208,6 +230,39 @@ function wrapItemDbs(store: BatchingStore): void {
     };
     return itemDb;
   };
+}
+
+/**
+ * Answer the reads of `store` (made by `require('dynalite/db').create`) on the engine thread when its
+ * database is open (see the module comment). Returns false, changing nothing, when this LevelDB cannot.
+ */
+export function readOnEngineThread(store: unknown): boolean {
+  if (!isStore(store)) return false;
+  const level = store.db;
+  const getSync = level.getSync;
+  if (typeof getSync !== 'function' || level.supports?.getSync !== true) return false;
+  const get = level.get.bind(level);
+  level.get = (key, callback) => {
+    if (
+      typeof callback !== 'function' ||
+      level.status !== 'open' ||
+      (store.lifecycleManager?.getState?.() ?? 'open') !== 'open'
+    ) {
+      return get(key, callback);
+    }
+    let value: unknown;
+    try {
+      value = getSync.call(level, key);
+    } catch {
+      // dynalite's own read reports it (a closed database, an undecodable value) as it always has.
+      return get(key, callback);
+    }
+    syncReads += 1;
+    // Still asynchronous: the item actions call back later, as they do after a LevelDB read.
+    process.nextTick(callback, null, value);
+    return undefined;
+  };
+  return true;
 }
 
 /**
