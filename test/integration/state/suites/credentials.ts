@@ -49,18 +49,6 @@ function countingIssuer(clock: () => number, delayMs = 100) {
 
 const fastPolling = { pollInitialMs: 5, pollMaxMs: 40 };
 
-/**
- * Why the "nothing stored" race runs on dynalite only. DynamoDB Local (2.x, in memory or on disk) does not
- * apply a conditional UpdateItem that creates an item atomically: under CPU load it was seen to accept a
- * lease write conditioned on `attribute_not_exists(pk)` ~60 ms after another caller had created the item,
- * leased, logged in and stored the credential — and to replace that item with the late one (read back:
- * generation 0, no credential). DynamoDB evaluates a condition and applies the write as one step per item
- * (and dynalite serialises writes per item), so the guarantee holds where the sync runs; the re-login race
- * below, on an existing item, runs on both engines.
- */
-const LATE_CREATE_ON_DYNAMODB_LOCAL =
-  'DynamoDB Local applies a conditional create non-atomically under load (see LATE_CREATE_ON_DYNAMODB_LOCAL)';
-
 export function credentialSuite(ctx: StateTestContext): void {
   const store = (options: Partial<DynamoCredentialStoreOptions<Session>> = {}) =>
     new DynamoCredentialStore<Session>({
@@ -74,9 +62,7 @@ export function credentialSuite(ctx: StateTestContext): void {
 
   describe('DynamoCredentialStore', () => {
     describe('get', () => {
-      it('50 concurrent functions (own clients, own stores) with nothing stored cause exactly one login', {
-        skip: ctx.engine === 'dynamodb-local' ? LATE_CREATE_ON_DYNAMODB_LOCAL : false,
-      }, async () => {
+      it('50 concurrent functions (own clients, own stores) with nothing stored cause exactly one login', async () => {
         const key = uniqueId('k3cloud:acct:demo');
         const clock = new ManualClock();
         const { state, issue } = countingIssuer(clock.clock);

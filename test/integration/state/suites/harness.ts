@@ -62,11 +62,19 @@ export function uniqueId(label: string): string {
   return `${label}-${randomBytes(5).toString('hex')}`;
 }
 
+/**
+ * Where the test clocks start: 23 November, 04:00 UTC, of next year — always ahead of the real time.
+ * The items' TTL attribute (`purgeAtSec`) is derived from the injected clock, and DynamoDB Local really
+ * deletes items whose TTL lies in the real past: a fixed start date (2026-11-23) made the credential tests
+ * fail on DynamoDB Local two weeks later, items vanishing right after a successful write.
+ */
+export const TEST_CLOCK_START_MS = Date.UTC(new Date().getUTCFullYear() + 1, 10, 23, 4, 0, 0);
+
 /** A clock the test moves by hand. */
 export class ManualClock {
   now: number;
 
-  constructor(start = Date.UTC(2026, 10, 23, 4, 0, 0)) {
+  constructor(start = TEST_CLOCK_START_MS) {
     this.now = start;
   }
 
@@ -89,7 +97,7 @@ export class VirtualTime {
   now: number;
   readonly #timers: { atMs: number; resolve: () => void }[] = [];
 
-  constructor(start = Date.UTC(2026, 10, 23, 4, 0, 0)) {
+  constructor(start = TEST_CLOCK_START_MS) {
     this.now = start;
   }
 
