@@ -302,7 +302,9 @@ export function batchItemWrites(db: unknown, store: unknown): boolean {
         } finally {
           armed = undefined;
           // The item was not written inside the callback (another dynalite's actions, or an error path):
-          // write the index entries on their own, as dynalite would have before calling back.
+          // write the index entries on their own, as dynalite would have before calling back. The request has
+          // its answer by now, so a failure of this write (a broken disk) cannot reach it; the next write to
+          // the same LevelDB reports it.
           if (!mine.taken) target.db.batch(operations, () => {});
         }
       });
