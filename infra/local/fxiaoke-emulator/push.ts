@@ -18,6 +18,7 @@ import { buildPushRequest, isSuccessReply, type PushInnerEvent } from '../../../
 import type { Logger } from '../../../lib/log.ts';
 import type { FxiaokePushTrace as PushTrace } from './api.ts';
 import { newMessageId } from './ids.ts';
+import type { PushJournalSink } from './push-journal.ts';
 
 /** One message to one callback URL. */
 export interface PendingPush {
@@ -35,6 +36,8 @@ export interface PushDispatcherOptions {
   concurrency: number;
   timeoutMs: number;
   logger: Logger;
+  /** Where every queued, retried and finished push is recorded (push-journal.ts); none: memory only. */
+  journal?: PushJournalSink | undefined;
 }
 
 export interface PushCounters {
@@ -102,7 +105,7 @@ export class PushDispatcher {
   ): void {
     if (this.#closing) return;
     for (const url of urls) {
-      this.#queue.push({
+      const push: PendingPush = {
         url,
         deliveries: 0,
         inner: {
@@ -113,7 +116,9 @@ export class PushDispatcher {
           timestamp: event.changedAtMs,
           messageId: newMessageId(),
         },
-      });
+      };
+      this.#options.journal?.queued(push);
+      this.#queue.push(push);
     }
     this.#schedulePump();
   }
@@ -135,12 +140,17 @@ export class PushDispatcher {
     const [target] = urls;
     this.#movedTo = urls.length === 1 ? target : undefined;
     if (urls.length !== 1 || target === undefined) return;
-    for (const job of this.#queue) job.url = target;
+    for (const job of this.#queue) {
+      if (job.url === target) continue;
+      job.url = target;
+      this.#options.journal?.attempted(job);
+    }
     for (const [job, timer] of this.#waiting) {
       if (job.url === target) continue;
       clearTimeout(timer);
       this.#waiting.delete(job);
       job.url = target;
+      this.#options.journal?.attempted(job);
       this.#queue.push(job);
     }
     this.#schedulePump();
@@ -162,6 +172,11 @@ export class PushDispatcher {
 
   get pendingCount(): number {
     return this.#queue.length + this.#active.size + this.#waiting.size;
+  }
+
+  /** Every push not yet acknowledged or abandoned: queued, in flight, waiting for a retry. */
+  #pendingPushes(): PendingPush[] {
+    return [...this.#queue, ...this.#active.keys(), ...this.#waiting.keys()];
   }
 
   /** Resolves when nothing waits for delivery or redelivery. */
@@ -276,23 +291,28 @@ export class PushDispatcher {
       dataId: job.inner.dataId,
       retryTimes: retryTimes ?? 0,
     };
+    const journal = this.#options.journal;
     if (outcome === 'ok') {
       this.#counters.acknowledged += 1;
       trace.acknowledgedAtMs = clock();
       trace.ackMs = performance.now() - sentAtPerfMs;
+      journal?.settled(job);
       logger.debug('fxiaoke_emulator.push_acknowledged', fields);
     } else if (this.#movedTo !== undefined && job.url !== this.#movedTo) {
       // It was sent before the callback moved: the old address is why it failed, so it goes to the new one
       // now (as queued and waiting pushes did), retries left or not.
       logger.info('fxiaoke_emulator.push_failed_readdressed', { ...fields, outcome, url: this.#movedTo });
       job.url = this.#movedTo;
+      journal?.attempted(job);
       this.#queue.push(job);
     } else if (job.deliveries > this.#options.retryDelaysMs.length) {
       this.#counters.abandoned += 1;
       trace.abandoned = true;
+      journal?.settled(job);
       logger.warn('fxiaoke_emulator.push_abandoned', { ...fields, outcome });
     } else {
       const delay = this.#options.retryDelaysMs[job.deliveries - 1] ?? 0;
+      journal?.attempted(job);
       logger.info('fxiaoke_emulator.push_failed_will_retry', { ...fields, outcome, retryInMs: delay });
       const timer = setTimeout(() => {
         this.#waiting.delete(job);
@@ -301,6 +321,7 @@ export class PushDispatcher {
       }, delay);
       this.#waiting.set(job, timer);
     }
+    if (journal?.wantsCompaction) journal.rewrite(this.#pendingPushes());
     this.#pump();
   }
 

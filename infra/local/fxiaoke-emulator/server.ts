@@ -35,7 +35,8 @@ import { FxiaokeApiError } from './errors.ts';
 import { newTraceId } from './ids.ts';
 import { DailyQuota, FaultState, SlidingWindowCounter } from './limits.ts';
 import { BUILTIN_OBJECTS, ObjectRegistry } from './metadata.ts';
-import { type PendingPush, PushDispatcher, parsePendingPushes } from './push.ts';
+import { type PendingPush, PushDispatcher } from './push.ts';
+import { PushJournal } from './push-journal.ts';
 import { seedDemoData } from './seed.ts';
 import { RecordStore } from './store.ts';
 import { corpIdFor, TokenService } from './tokens.ts';
@@ -56,7 +57,6 @@ const DEFAULT_EVENT_TYPES: Record<ChangeKind, string | false> = {
   delete: 'delete',
 };
 const TOKENS_FILE = 'tokens.json';
-const PENDING_PUSHES_FILE = 'pending-pushes.json';
 const OBJECTS_DIR = 'objects';
 /** Distinct paths tracked in stats.calls; a fuzzer cannot grow the map without bound. */
 const MAX_STAT_PATHS = 500;
@@ -186,6 +186,9 @@ export async function startFxiaokeEmulator(options: FxiaokeEmulatorOptions = {})
   const tokenWindow = tokenLimit === false ? undefined : new SlidingWindowCounter(tokenLimit, clock);
   const dailyQuota = options.dailyQuota === undefined ? undefined : new DailyQuota(options.dailyQuota, clock);
   let callbackUrls = [...(options.callbackUrls ?? [])];
+  // Read (and compact) the pushes the previous run left undelivered before anything can queue new ones.
+  const pushJournal = store.dataDir === undefined ? undefined : new PushJournal(store.dataDir, logger);
+  const restoredPushes = pushJournal?.load() ?? [];
   const pushes = new PushDispatcher({
     aesKey: identity.aesKey,
     enterpriseAccount: identity.enterpriseAccount,
@@ -194,6 +197,7 @@ export async function startFxiaokeEmulator(options: FxiaokeEmulatorOptions = {})
     concurrency: options.pushConcurrency ?? 8,
     timeoutMs: options.pushTimeoutMs ?? 3_000,
     logger,
+    journal: pushJournal,
   });
   // Pushes still pending (restored from the previous run, or waiting for a retry) follow the new callback.
   const setCallbackUrls = (urls: string[]): void => {
@@ -202,8 +206,6 @@ export async function startFxiaokeEmulator(options: FxiaokeEmulatorOptions = {})
   };
 
   if (store.isEmpty && options.seed !== false) seedDemoData(engine);
-  const restoredPushes = parsePendingPushes(store.readAux(PENDING_PUSHES_FILE)) ?? [];
-  store.writeAux(PENDING_PUSHES_FILE, []);
 
   let calls: Record<string, number> = {};
   let rateLimited = 0;
@@ -605,10 +607,9 @@ export async function startFxiaokeEmulator(options: FxiaokeEmulatorOptions = {})
           ]);
         }
         const pending: PendingPush[] = await pushes.close();
-        if (store.persistent) {
-          store.writeAux(PENDING_PUSHES_FILE, pending);
-          store.writeAux(TOKENS_FILE, tokens.export());
-        }
+        pushJournal?.rewrite(pending);
+        pushJournal?.close();
+        if (store.persistent) store.writeAux(TOKENS_FILE, tokens.export());
         if (pending.length > 0) {
           logger.warn(
             store.persistent ? 'fxiaoke_emulator.pushes_persisted' : 'fxiaoke_emulator.pushes_dropped',

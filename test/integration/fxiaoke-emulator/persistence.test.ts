@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -32,6 +40,16 @@ function capturingLogger() {
 
 async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((resolve) => setTimeout(resolve, 2));
+}
+
+const PUSH_JOURNAL = 'pending-pushes.journal.jsonl';
+
+/** The lines of the push journal (after a clean stop: one `{"q": push}` per pending push). */
+function journalLines(dataDir: string): Record<string, unknown>[] {
+  return readFileSync(join(dataDir, PUSH_JOURNAL), 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 describe('fxiaoke emulator: persistence', () => {
@@ -190,8 +208,9 @@ describe('fxiaoke emulator: persistence', () => {
       assert.equal(first.stats().pushes.pending, 1);
       await first.close();
       assert.ok(events.includes('fxiaoke_emulator.pushes_persisted'));
-      const saved: unknown = JSON.parse(readFileSync(join(dataDir, 'pending-pushes.json'), 'utf8'));
-      assert.ok(Array.isArray(saved) && saved.length === 1);
+      const saved = journalLines(dataDir);
+      assert.equal(saved.length, 1);
+      assert.ok('q' in (saved[0] ?? {}), 'the clean stop leaves one queued push in the journal');
 
       receiver.fallback = 'encrypted-success';
       const second = await startTestEmulator(clock, { dataDir, callbackUrls: [receiver.url] });
@@ -204,8 +223,111 @@ describe('fxiaoke emulator: persistence', () => {
       } finally {
         await second.close();
       }
-      const cleared: unknown = JSON.parse(readFileSync(join(dataDir, 'pending-pushes.json'), 'utf8'));
-      assert.deepEqual(cleared, []);
+      assert.deepEqual(journalLines(dataDir), [], 'nothing pending after the redelivery');
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('a crash loses no push: a copy of the directory taken mid-run redelivers exactly the unacknowledged ones', async () => {
+    const dataDir = tempDir();
+    const clock = testClock();
+    const receiver = await startPushReceiver({
+      aesKey: IDENTITY.aesKey,
+      enterpriseAccount: IDENTITY.enterpriseAccount,
+      now: clock.now,
+    });
+    try {
+      const { logger, events } = capturingLogger();
+      const running = await startTestEmulator(clock, {
+        dataDir,
+        callbackUrls: [receiver.url],
+        pushRetryDelaysMs: [60_000, 60_000],
+        logger,
+      });
+      let crashCopy = '';
+      try {
+        const [first, second, third] = await running.listRecords('AccountObj');
+        // The first change is acknowledged; the second fails and waits a minute for its retry.
+        receiver.script = ['encrypted-success'];
+        receiver.fallback = 'http-500';
+        await running.edit({ apiName: 'AccountObj', id: String(first?._id), fields: { remark: '已送达' } });
+        await until(() => running.stats().pushes.acknowledged === 1);
+        await running.edit({ apiName: 'AccountObj', id: String(second?._id), fields: { remark: '待重推' } });
+        await until(() => events.includes('fxiaoke_emulator.push_failed_will_retry'));
+        // The third is in flight when the crash comes: sent, never answered.
+        receiver.fallback = 'no-answer';
+        await running.edit({ apiName: 'AccountObj', id: String(third?._id), fields: { remark: '在途' } });
+        await until(() => receiver.received.length === 3);
+        crashCopy = tempDir();
+        cpSync(dataDir, crashCopy, { recursive: true });
+        // A crash mid-append leaves a torn last line.
+        appendFileSync(join(crashCopy, PUSH_JOURNAL), '{"d":"torn');
+      } finally {
+        await running.close();
+      }
+      const sentBefore = receiver.received.map((push) => push.event.messageId);
+      receiver.script = [];
+      receiver.fallback = 'encrypted-success';
+      receiver.received.length = 0;
+      const recovered = await startTestEmulator(clock, { dataDir: crashCopy, callbackUrls: [receiver.url] });
+      try {
+        await recovered.pushesSettled();
+        const redelivered = receiver.received.map((push) => push.event.messageId).sort();
+        assert.deepEqual(
+          redelivered,
+          [sentBefore[1], sentBefore[2]].sort(),
+          'the two unacknowledged, not the first',
+        );
+        const retried = receiver.received.find((push) => push.event.messageId === sentBefore[1]);
+        assert.equal(retried?.body.retryTimes, 1, 'the failed one goes out as a redelivery');
+        assert.equal(recovered.stats().pushes.acknowledged, 2);
+      } finally {
+        await recovered.close();
+      }
+      assert.deepEqual(journalLines(crashCopy), []);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('reads the pending pushes an earlier version saved in pending-pushes.json, once', async () => {
+    const dataDir = tempDir();
+    const clock = testClock();
+    const receiver = await startPushReceiver({
+      aesKey: IDENTITY.aesKey,
+      enterpriseAccount: IDENTITY.enterpriseAccount,
+      now: clock.now,
+    });
+    try {
+      receiver.fallback = 'http-500';
+      const { logger, events } = capturingLogger();
+      const first = await startTestEmulator(clock, {
+        dataDir,
+        callbackUrls: [receiver.url],
+        pushRetryDelaysMs: [60_000],
+        logger,
+      });
+      const [account] = await first.listRecords('AccountObj');
+      await first.edit({ apiName: 'AccountObj', id: String(account?._id), fields: { remark: '旧格式' } });
+      await until(() => events.includes('fxiaoke_emulator.push_failed_will_retry'));
+      await first.close();
+      // Rewrite the data directory as an earlier version left it: a JSON list, no journal.
+      const pending = journalLines(dataDir).map((line) => line.q);
+      writeFileSync(join(dataDir, 'pending-pushes.json'), JSON.stringify(pending));
+      rmSync(join(dataDir, PUSH_JOURNAL));
+
+      receiver.fallback = 'encrypted-success';
+      receiver.received.length = 0;
+      const second = await startTestEmulator(clock, { dataDir, callbackUrls: [receiver.url] });
+      try {
+        await second.pushesSettled();
+        assert.equal(receiver.received.length, 1);
+        assert.equal(receiver.received[0]?.body.retryTimes, 1);
+        assert.equal(existsSync(join(dataDir, 'pending-pushes.json')), false, 'the old file is gone');
+      } finally {
+        await second.close();
+      }
     } finally {
       await receiver.close();
     }
