@@ -59,6 +59,8 @@ export interface FakeSsm {
   put(parameter: ParameterInput): void;
   /** Names of the stored parameters, sorted. */
   names(): string[];
+  /** How many requests of `operation` (e.g. `GetParametersByPath`) arrived so far. */
+  calls(operation: string): number;
   close(): Promise<void>;
 }
 
@@ -105,6 +107,7 @@ export async function startFakeSsm(options: FakeSsmOptions = {}): Promise<FakeSs
   const accountId = options.accountId ?? '000000000000';
   const logger = options.logger ?? silentLogger;
   const store = new Map<string, StoredParameter>();
+  const callCounts = new Map<string, number>();
 
   const put = (input: ParameterInput, overwrite = true): number => {
     const existing = store.get(input.name);
@@ -274,6 +277,7 @@ export async function startFakeSsm(options: FakeSsmOptions = {}): Promise<FakeSs
     const target = request.headers['x-amz-target'];
     const operation =
       typeof target === 'string' && target.startsWith('AmazonSSM.') ? target.slice('AmazonSSM.'.length) : '';
+    callCounts.set(operation, (callCounts.get(operation) ?? 0) + 1);
     let body: unknown = {};
     try {
       const raw = await readBody(request, MAX_REQUEST_BYTES);
@@ -310,6 +314,7 @@ export async function startFakeSsm(options: FakeSsmOptions = {}): Promise<FakeSs
       put(parameter);
     },
     names: () => [...store.keys()].sort(),
+    calls: (operation) => callCounts.get(operation) ?? 0,
     close: () => closeServer(server),
   };
 }

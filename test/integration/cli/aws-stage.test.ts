@@ -19,7 +19,7 @@ import { FXIAOKE_SANDBOX_IDENTITY } from '../../../lib/fxiaoke/config.ts';
 import { K3CLOUD_SANDBOX_IDENTITY } from '../../../lib/k3cloud/config.ts';
 import { createStateTables } from '../../../lib/state/tables.ts';
 import { FAKE_AWS, type StartedDynamo, startDynamo } from '../../support/dynamodb.ts';
-import { type FakeSsm, startFakeSsm } from '../../support/ssm.ts';
+import { type FakeSsm, startTestSsm } from '../../support/ssm.ts';
 import { dryRunSchema, jsonOf } from './support.ts';
 
 const STAGE = 'ci7';
@@ -67,7 +67,7 @@ describe('fxk3 --stage (AWS naming conventions)', () => {
     fx = await startFxiaokeEmulator({ port: 0 });
     // What an operator puts under the stage's SSM path (docs/deploy.md), secrets included.
     const prefix = `/${SERVICE}/${STAGE}/`;
-    ssm = await startFakeSsm(
+    ssm = await startTestSsm(
       Object.fromEntries(
         Object.entries({
           ...K3CLOUD_SANDBOX_IDENTITY,

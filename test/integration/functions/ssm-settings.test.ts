@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { FXIAOKE_SANDBOX_IDENTITY } from '../../../lib/fxiaoke/config.ts';
 import { K3CLOUD_SANDBOX_IDENTITY } from '../../../lib/k3cloud/config.ts';
-import { type FakeSsm, startFakeSsm } from '../../support/ssm.ts';
+import { type FakeSsm, startTestSsm } from '../../support/ssm.ts';
 import { exampleConfigData, pushBody, SyncStack } from '../sync/harness.ts';
 
 const PREFIX = '/fxiaoke-k3cloud-sync/test/';
@@ -21,7 +21,7 @@ describe('settings from SSM Parameter Store', () => {
 
   before(async () => {
     stack = await SyncStack.start();
-    ssm = await startFakeSsm({
+    ssm = await startTestSsm({
       ...Object.fromEntries(Object.entries(FXIAOKE_SANDBOX_IDENTITY).map(([k, v]) => [`${PREFIX}${k}`, v])),
       ...Object.fromEntries(Object.entries(K3CLOUD_SANDBOX_IDENTITY).map(([k, v]) => [`${PREFIX}${k}`, v])),
       [`${PREFIX}config/sync.yaml`]: stringify(exampleConfigData()),
@@ -43,7 +43,7 @@ describe('settings from SSM Parameter Store', () => {
   });
 
   it('the webhook and a flow run with the secrets read from SSM; one SSM read per cache period', async () => {
-    const reads = () => ssm.calls.filter((c) => c === 'GetParametersByPath').length;
+    const reads = () => ssm.calls('GetParametersByPath');
     const { dataId } = await stack.fx.edit({
       apiName: 'AccountObj',
       fields: { name: '威海海洋科技有限公司' },
@@ -54,21 +54,25 @@ describe('settings from SSM Parameter Store', () => {
     assert.equal(reads(), 2, 'one load (two pages of 10 parameters) serves every invocation of the period');
     assert.equal((await stack.push(pushBody('AccountObj', 'acc-cached'))).statusCode, 200);
     assert.equal(reads(), 2, 'still cached');
-    assert.ok(ssm.calls.includes('GetParameter'), 'the mapping config came from SSM');
+    assert.ok(ssm.calls('GetParameter') > 0, 'the mapping config came from SSM');
     const logs = stack.logs.join('\n');
     assert.ok(!logs.includes(K3CLOUD_SANDBOX_IDENTITY.K3CLOUD_APP_SECRET), 'no secret in the logs');
     assert.ok(!logs.includes(FXIAOKE_SANDBOX_IDENTITY.FXIAOKE_APP_SECRET), 'no secret in the logs');
   });
 
   it('a rotated secret is used once the cache period has passed', async () => {
-    ssm.store.set(`${PREFIX}FXIAOKE_AES_KEY`, ROTATED_AES_KEY);
+    ssm.put({ name: `${PREFIX}FXIAOKE_AES_KEY`, value: ROTATED_AES_KEY, type: 'SecureString' });
     const withOldKey = pushBody('AccountObj', 'acc-rot-1');
     assert.equal((await stack.push(withOldKey)).statusCode, 200, 'within the cache period the old key holds');
     stack.clockOffsetMs += 61_000;
     assert.equal((await stack.push(pushBody('AccountObj', 'acc-rot-2'))).statusCode, 401, 'old key refused');
     const withNewKey = pushBody('AccountObj', 'acc-rot-3', { aesKey: ROTATED_AES_KEY });
     assert.equal((await stack.push(withNewKey)).statusCode, 200, 'new key accepted');
-    ssm.store.set(`${PREFIX}FXIAOKE_AES_KEY`, FXIAOKE_SANDBOX_IDENTITY.FXIAOKE_AES_KEY);
+    ssm.put({
+      name: `${PREFIX}FXIAOKE_AES_KEY`,
+      value: FXIAOKE_SANDBOX_IDENTITY.FXIAOKE_AES_KEY,
+      type: 'SecureString',
+    });
     stack.clockOffsetMs += 61_000;
   });
 
@@ -77,7 +81,7 @@ describe('settings from SSM Parameter Store', () => {
     const flows = bad.flows as Record<string, Record<string, unknown>>;
     const fields = flows.accountToCustomer?.fields as Record<string, unknown>;
     fields.FName = { from: 'name', maxLenght: 80 };
-    ssm.store.set(`${PREFIX}config/bad.yaml`, stringify(bad));
+    ssm.put({ name: `${PREFIX}config/bad.yaml`, value: stringify(bad), type: 'SecureString' });
     await stack.reconfigure({ SYNC_CONFIG_SSM_PARAMETER: `${PREFIX}config/bad.yaml` });
     try {
       const reply = await stack.push(pushBody('AccountObj', 'acc-cfg-1'));
