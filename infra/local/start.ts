@@ -60,16 +60,14 @@ async function main(): Promise<void> {
   });
 
   let signals = 0;
-  const stop = (signal: string): void => {
-    signals++;
-    if (signals > 1) {
-      process.stderr.write('再次收到信号，立即退出 / second signal: exiting now\n');
-      process.exit(130);
-    }
+  let stopping = false;
+  const beginStop = (reason: string): void => {
+    if (stopping) return;
+    stopping = true;
     process.stdout.write(
       `正在停止（最多等待 ${settings.shutdownGraceMs} ms）/ stopping (waiting up to ${settings.shutdownGraceMs} ms)…\n`,
     );
-    stack.stop(signal).then(
+    stack.stop(reason).then(
       () => process.exit(0),
       (error: unknown) => {
         logger.error('local.stack.stop_failed', { error });
@@ -77,8 +75,32 @@ async function main(): Promise<void> {
       },
     );
   };
+  // Only a second signal forces the exit (a second Ctrl-C), not a stop that began another way.
+  const stop = (signal: string): void => {
+    signals++;
+    if (signals > 1) {
+      process.stderr.write('再次收到信号，立即退出 / second signal: exiting now\n');
+      process.exit(130);
+    }
+    beginStop(signal);
+  };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // Under `npm start`, npm runs this through `sh -c`, and dash (Debian's sh) neither replaces itself with
+  // node nor passes a SIGTERM on: a SIGTERM to npm alone — `docker stop`, a process manager, `kill <npm pid>`
+  // — ends npm and sh and left this process running orphaned, holding the port and the data directory (seen:
+  // the next `npm start` refused to start). So when the process that started us is gone, stop as for SIGTERM.
+  // Checked twice a second (process.ppid is read anew each time); on Windows a parent's exit does not change
+  // ppid, and Ctrl-C reaches every process there anyway.
+  if (process.env.npm_lifecycle_event !== undefined) {
+    const parent = process.ppid;
+    const watch = setInterval(() => {
+      if (process.ppid === parent) return;
+      clearInterval(watch);
+      beginStop('parent-exited');
+    }, 500);
+    watch.unref();
+  }
 }
 
 main().catch(fail);

@@ -137,6 +137,12 @@ class StackProcess {
     await this.#closed;
   }
 
+  /** SIGTERM to the npm process alone (as `docker stop` or a process manager sends it); resolves when all exited. */
+  async stopNpmOnly(): Promise<void> {
+    if (this.child.pid !== undefined && this.child.exitCode === null) process.kill(this.child.pid, 'SIGTERM');
+    await this.#closed;
+  }
+
   kill(): void {
     if (this.child.pid === undefined) return;
     try {
@@ -355,6 +361,15 @@ describe('npm start (sandbox mode, child process)', () => {
     );
     assert.equal(created[0]?.values.FName, '停止时处理中的客户 In-flight Customer');
     await run.stop();
+  });
+
+  it('stops cleanly when only the npm process gets SIGTERM, instead of running on orphaned', async () => {
+    const run = start();
+    await run.ready(dataDir);
+    await run.stopNpmOnly();
+    assert.match(run.output, /"event":"local\.stack\.stopping"[^\n]*"reason":"parent-exited"/);
+    assert.match(run.output, /"event":"local\.stack\.stopped"/);
+    assert.ok(!existsSync(join(dataDir, 'local-stack.json')), 'the data directory is released');
   });
 });
 
