@@ -42,8 +42,8 @@ export interface PushJournalSink {
   queued(push: PendingPush): void;
   attempted(push: PendingPush): void;
   settled(push: PendingPush): void;
-  /** Whether the journal wants to be rewritten with what is pending now. */
-  readonly wantsCompaction: boolean;
+  /** Whether the journal should be rewritten, given how many pushes are pending now. */
+  wantsCompaction(pending: number): boolean;
   rewrite(pending: readonly PendingPush[]): void;
 }
 
@@ -72,7 +72,6 @@ export class PushJournal implements PushJournalSink {
   readonly #logger: Logger;
   #fd: number | undefined;
   #lines = 0;
-  #pending = 0;
 
   constructor(dir: string, logger: Logger) {
     this.#dir = dir;
@@ -116,7 +115,7 @@ export class PushJournal implements PushJournalSink {
           return;
         }
         if (line.kind === 'queued') {
-          pending.set(line.push.inner.messageId, { ...line.push });
+          pending.set(line.push.inner.messageId, line.push);
         } else if (line.kind === 'attempted') {
           const push = pending.get(line.messageId);
           if (push) {
@@ -135,12 +134,11 @@ export class PushJournal implements PushJournalSink {
     return restored;
   }
 
-  get wantsCompaction(): boolean {
-    return this.#lines > Math.max(MIN_LINES_BEFORE_COMPACTION, 4 * this.#pending);
+  wantsCompaction(pending: number): boolean {
+    return this.#lines > Math.max(MIN_LINES_BEFORE_COMPACTION, 4 * pending);
   }
 
   queued(push: PendingPush): void {
-    this.#pending += 1;
     this.#append({ q: push });
   }
 
@@ -149,7 +147,6 @@ export class PushJournal implements PushJournalSink {
   }
 
   settled(push: PendingPush): void {
-    this.#pending = Math.max(0, this.#pending - 1);
     this.#append({ d: push.inner.messageId });
   }
 
@@ -164,7 +161,6 @@ export class PushJournal implements PushJournalSink {
     writeFileSync(`${path}.tmp`, text);
     renameSync(`${path}.tmp`, path);
     this.#lines = pending.length;
-    this.#pending = pending.length;
   }
 
   /** Stop appending (the file stays as the last write left it). */

@@ -321,7 +321,7 @@ export class PushDispatcher {
       }, delay);
       this.#waiting.set(job, timer);
     }
-    if (journal?.wantsCompaction) journal.rewrite(this.#pendingPushes());
+    if (journal?.wantsCompaction(this.pendingCount)) journal.rewrite(this.#pendingPushes());
     this.#pump();
   }
 

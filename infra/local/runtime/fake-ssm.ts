@@ -277,7 +277,8 @@ export async function startFakeSsm(options: FakeSsmOptions = {}): Promise<FakeSs
     const target = request.headers['x-amz-target'];
     const operation =
       typeof target === 'string' && target.startsWith('AmazonSSM.') ? target.slice('AmazonSSM.'.length) : '';
-    callCounts.set(operation, (callCounts.get(operation) ?? 0) + 1);
+    // Known operations only: a client cannot grow the map with made-up targets.
+    if (operation in schemas) callCounts.set(operation, (callCounts.get(operation) ?? 0) + 1);
     let body: unknown = {};
     try {
       const raw = await readBody(request, MAX_REQUEST_BYTES);

@@ -42,6 +42,15 @@ async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((resolve) => setTimeout(resolve, 2));
 }
 
+/** A push receiver for the test emulator's identity, on the test's clock. */
+function receiverFor(clock: { now: () => number }) {
+  return startPushReceiver({
+    aesKey: IDENTITY.aesKey,
+    enterpriseAccount: IDENTITY.enterpriseAccount,
+    now: clock.now,
+  });
+}
+
 const PUSH_JOURNAL = 'pending-pushes.journal.jsonl';
 
 /** The lines of the push journal (after a clean stop: one `{"q": push}` per pending push). */
@@ -188,11 +197,7 @@ describe('fxiaoke emulator: persistence', () => {
   it('persists undelivered pushes on close and redelivers them after the restart (retryTimes continues)', async () => {
     const dataDir = tempDir();
     const clock = testClock();
-    const receiver = await startPushReceiver({
-      aesKey: IDENTITY.aesKey,
-      enterpriseAccount: IDENTITY.enterpriseAccount,
-      now: clock.now,
-    });
+    const receiver = await receiverFor(clock);
     try {
       receiver.fallback = 'http-500';
       const { logger, events } = capturingLogger();
@@ -232,11 +237,7 @@ describe('fxiaoke emulator: persistence', () => {
   it('a crash loses no push: a copy of the directory taken mid-run redelivers exactly the unacknowledged ones', async () => {
     const dataDir = tempDir();
     const clock = testClock();
-    const receiver = await startPushReceiver({
-      aesKey: IDENTITY.aesKey,
-      enterpriseAccount: IDENTITY.enterpriseAccount,
-      now: clock.now,
-    });
+    const receiver = await receiverFor(clock);
     try {
       const { logger, events } = capturingLogger();
       const running = await startTestEmulator(clock, {
@@ -294,11 +295,7 @@ describe('fxiaoke emulator: persistence', () => {
   it('reads the pending pushes an earlier version saved in pending-pushes.json, once', async () => {
     const dataDir = tempDir();
     const clock = testClock();
-    const receiver = await startPushReceiver({
-      aesKey: IDENTITY.aesKey,
-      enterpriseAccount: IDENTITY.enterpriseAccount,
-      now: clock.now,
-    });
+    const receiver = await receiverFor(clock);
     try {
       receiver.fallback = 'http-500';
       const { logger, events } = capturingLogger();
@@ -335,11 +332,7 @@ describe('fxiaoke emulator: persistence', () => {
 
   it('without a data directory, pending pushes are reported as dropped on close', async () => {
     const clock = testClock();
-    const receiver = await startPushReceiver({
-      aesKey: IDENTITY.aesKey,
-      enterpriseAccount: IDENTITY.enterpriseAccount,
-      now: clock.now,
-    });
+    const receiver = await receiverFor(clock);
     try {
       receiver.fallback = 'http-500';
       const { logger, events } = capturingLogger();
